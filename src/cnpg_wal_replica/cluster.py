@@ -1,0 +1,165 @@
+"""A read-only view of the CNPG Cluster JSON the operator sends (only the fields we read).
+
+The operator sends Go `encoding/json` output with `omitempty`, so every field is optional
+and defaults follow CNPG's own (CNPG-I spec §2.3, §4).
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from typing import Any
+
+from cnpg_wal_replica.errors import ClusterDecodeError
+from cnpg_wal_replica.metadata import PLUGIN_NAME
+
+CNPG_DEFAULT_UID = 26
+CNPG_DEFAULT_GID = 26
+
+
+@dataclass(frozen=True)
+class PluginEntry:
+    """This plugin's entry in `spec.plugins`."""
+
+    index: int
+    enabled: bool
+    parameters: dict[str, str]
+
+
+@dataclass(frozen=True)
+class SynchronousSpec:
+    """`spec.postgresql.synchronous`, as far as the receiver is concerned."""
+
+    method: str
+    number: int
+    standby_names_pre: tuple[str, ...]
+    standby_names_post: tuple[str, ...]
+    data_durability: str
+
+
+@dataclass(frozen=True)
+class ClusterView:
+    """The Cluster fields the plugin uses, decoded leniently."""
+
+    api_version: str
+    kind: str
+    name: str
+    namespace: str
+    uid: str
+    plugin: PluginEntry | None
+    image: str = ""
+    postgres_uid: int = CNPG_DEFAULT_UID
+    postgres_gid: int = CNPG_DEFAULT_GID
+    write_service: str = ""
+    rw_service_disabled: bool = False
+    server_ca_secret: str = ""
+    replication_tls_secret: str = ""
+    server_alt_dns_names: tuple[str, ...] = ()
+    synchronous: SynchronousSpec | None = None
+    legacy_sync_replicas: bool = False
+    replica_cluster: bool = False
+    deleting: bool = False
+    raw: dict[str, Any] = field(default_factory=dict, repr=False, compare=False)
+
+    @property
+    def plugin_enabled(self) -> bool:
+        """Whether `spec.plugins` lists this plugin and does not disable it."""
+        return self.plugin is not None and self.plugin.enabled
+
+    @classmethod
+    def from_json(cls, data: bytes | str) -> ClusterView:
+        """Decode the operator's Cluster JSON; raises ClusterDecodeError when unusable."""
+        try:
+            document = json.loads(data)
+        except (ValueError, UnicodeDecodeError) as exc:
+            raise ClusterDecodeError(f"the Cluster definition is not valid JSON: {exc}") from exc
+        return cls.from_dict(document)
+
+    @classmethod
+    def from_dict(cls, document: Any) -> ClusterView:
+        """Decode an already parsed Cluster object."""
+        if not isinstance(document, dict):
+            raise ClusterDecodeError("the Cluster definition is not a JSON object")
+        metadata = _obj(document, "metadata")
+        spec = _obj(document, "spec")
+        status = _obj(document, "status")
+        certificates = _obj(status, "certificates")
+        name = _str(metadata, "name")
+        namespace = _str(metadata, "namespace")
+        if not name or not namespace:
+            raise ClusterDecodeError("the Cluster definition has no metadata.name or namespace")
+        disabled_services = _list(
+            _obj(_obj(spec, "managed"), "services"), "disabledDefaultServices"
+        )
+        return cls(
+            api_version=_str(document, "apiVersion") or "postgresql.cnpg.io/v1",
+            kind=_str(document, "kind") or "Cluster",
+            name=name,
+            namespace=namespace,
+            uid=_str(metadata, "uid"),
+            plugin=_plugin_entry(spec),
+            image=_str(status, "image") or _str(spec, "imageName"),
+            postgres_uid=_int(spec, "postgresUID", CNPG_DEFAULT_UID),
+            postgres_gid=_int(spec, "postgresGID", CNPG_DEFAULT_GID),
+            write_service=_str(status, "writeService") or f"{name}-rw",
+            rw_service_disabled="rw" in disabled_services,
+            server_ca_secret=_str(certificates, "serverCASecret") or f"{name}-ca",
+            replication_tls_secret=_str(certificates, "replicationTLSSecret")
+            or f"{name}-replication",
+            server_alt_dns_names=tuple(
+                str(n) for n in _list(certificates, "serverAltDNSNames") if isinstance(n, str)
+            ),
+            synchronous=_synchronous(_obj(spec, "postgresql")),
+            legacy_sync_replicas=bool(spec.get("minSyncReplicas") or spec.get("maxSyncReplicas")),
+            replica_cluster=bool(_obj(spec, "replica").get("enabled")),
+            deleting=bool(metadata.get("deletionTimestamp")),
+            raw=document,
+        )
+
+
+def _obj(parent: dict[str, Any], key: str) -> dict[str, Any]:
+    value = parent.get(key)
+    return value if isinstance(value, dict) else {}
+
+
+def _list(parent: dict[str, Any], key: str) -> list[Any]:
+    value = parent.get(key)
+    return value if isinstance(value, list) else []
+
+
+def _str(parent: dict[str, Any], key: str) -> str:
+    value = parent.get(key)
+    return value if isinstance(value, str) else ""
+
+
+def _int(parent: dict[str, Any], key: str, default: int) -> int:
+    value = parent.get(key)
+    return (
+        value if isinstance(value, int) and not isinstance(value, bool) and value > 0 else default
+    )
+
+
+def _plugin_entry(spec: dict[str, Any]) -> PluginEntry | None:
+    for index, entry in enumerate(_list(spec, "plugins")):
+        if isinstance(entry, dict) and entry.get("name") == PLUGIN_NAME:
+            raw = entry.get("parameters")
+            parameters = (
+                {str(k): v if isinstance(v, str) else json.dumps(v) for k, v in raw.items()}
+                if isinstance(raw, dict)
+                else {}
+            )
+            return PluginEntry(index, entry.get("enabled", True) is not False, parameters)
+    return None
+
+
+def _synchronous(postgresql: dict[str, Any]) -> SynchronousSpec | None:
+    sync = _obj(postgresql, "synchronous")
+    if not sync:
+        return None
+    return SynchronousSpec(
+        method=_str(sync, "method"),
+        number=_int(sync, "number", 0),
+        standby_names_pre=tuple(str(n) for n in _list(sync, "standbyNamesPre")),
+        standby_names_post=tuple(str(n) for n in _list(sync, "standbyNamesPost")),
+        data_durability=_str(sync, "dataDurability") or "required",
+    )

@@ -1,0 +1,59 @@
+"""Every error a user or the cluster can cause, under one base class.
+
+WalReplicaError
+├── ConfigError          invalid plugin parameters; carries one ConfigIssue per problem
+├── ClusterDecodeError   the Cluster JSON from the operator cannot be read
+├── ApplyError           the Kubernetes API refused what the plugin asked for
+└── ArchiveError         a WAL directory cannot be used (foreign system, unreadable state)
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+class WalReplicaError(Exception):
+    """Base class of the errors this package raises on purpose."""
+
+
+@dataclass(frozen=True)
+class ConfigIssue:
+    """One problem with one parameter.
+
+    ``path`` is the CNPG-I ValidationError path, ``("spec", "plugins", "<index>", "<param>")``.
+    ``message`` says what is wrong and how to fix it, with an example of a good value.
+    """
+
+    path: tuple[str, ...]
+    value: str
+    message: str
+
+    @property
+    def parameter(self) -> str:
+        """The parameter name (last path element)."""
+        return self.path[-1]
+
+    def describe(self) -> str:
+        """One line for logs, Events and the Cluster's phase reason."""
+        return f"{self.parameter}={self.value!r}: {self.message}"
+
+
+class ConfigError(WalReplicaError):
+    """The plugin parameters of a Cluster are invalid; nothing was applied."""
+
+    def __init__(self, issues: tuple[ConfigIssue, ...]) -> None:
+        self.issues = issues
+        listed = "; ".join(issue.describe() for issue in issues)
+        super().__init__(f"invalid wal-replica configuration: {listed}")
+
+
+class ClusterDecodeError(WalReplicaError):
+    """The Cluster definition sent by the operator is not usable JSON."""
+
+
+class ApplyError(WalReplicaError):
+    """The Kubernetes API server refused a write the plugin needs."""
+
+
+class ArchiveError(WalReplicaError):
+    """A WAL directory cannot be used as it is."""

@@ -1,0 +1,177 @@
+"""Reads what exists and writes only what differs, with server-side apply.
+
+`plan` reads (one GET per object); `execute` writes. Between them the caller can refuse
+changes the API server would reject half-way (shrinking a volume), so nothing is
+half-applied.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from enum import Enum
+from typing import Any
+
+from lightkube import ApiError, AsyncClient
+from lightkube.resources.apps_v1 import Deployment
+from lightkube.resources.batch_v1 import Job
+from lightkube.resources.core_v1 import PersistentVolumeClaim
+from lightkube.types import CascadeType, PatchType
+
+from cnpg_wal_replica.errors import ApplyError
+from cnpg_wal_replica.kube.compare import up_to_date, with_hash
+from cnpg_wal_replica.metadata import FIELD_MANAGER, LABEL_KEPT
+
+RESOURCES: dict[str, Any] = {
+    "PersistentVolumeClaim": PersistentVolumeClaim,
+    "Deployment": Deployment,
+    "Job": Job,
+}
+
+
+class Verb(Enum):
+    """What `execute` will do with one object."""
+
+    CREATE = "created"
+    UPDATE = "updated"
+    NONE = "unchanged"
+
+
+@dataclass(frozen=True)
+class Action:
+    """One desired object, the live one (if any), and what to do."""
+
+    desired: dict[str, Any]
+    live: dict[str, Any] | None
+    verb: Verb
+
+    @property
+    def kind(self) -> str:
+        """The object's kind."""
+        return str(self.desired["kind"])
+
+    @property
+    def name(self) -> str:
+        """The object's name."""
+        return str(self.desired["metadata"]["name"])
+
+
+def resource_of(kind: str) -> Any:
+    """The lightkube resource class for a kind this plugin writes."""
+    return RESOURCES[kind]
+
+
+def _kept_label_set(live: dict[str, Any] | None) -> bool:
+    return bool(live and LABEL_KEPT in (live.get("metadata", {}).get("labels") or {}))
+
+
+class Applier:
+    """Get, compare and server-side apply plain-dict objects through lightkube."""
+
+    def __init__(self, client: AsyncClient, *, field_manager: str = FIELD_MANAGER) -> None:
+        self._client = client
+        self._field_manager = field_manager
+
+    async def get(self, kind: str, name: str, namespace: str) -> dict[str, Any] | None:
+        """The live object as a dict, or None when it does not exist."""
+        try:
+            obj = await self._client.get(resource_of(kind), name, namespace=namespace)
+        except ApiError as exc:
+            if exc.status.code == 404:
+                return None
+            raise ApplyError(
+                f"cannot read {kind} {namespace}/{name}: {exc.status.message}"
+            ) from exc
+        return dict(obj.to_dict())
+
+    async def plan(self, objects: list[dict[str, Any]]) -> list[Action]:
+        """Read each object and decide what to do with it (reads only)."""
+        actions = []
+        for obj in objects:
+            desired = with_hash(obj)
+            meta = desired["metadata"]
+            live = await self.get(desired["kind"], meta["name"], meta["namespace"])
+            if live is None:
+                verb = Verb.CREATE
+            elif up_to_date(desired, live) and not _kept_label_set(live):
+                verb = Verb.NONE
+            else:
+                verb = Verb.UPDATE
+            actions.append(Action(desired, live, verb))
+        return actions
+
+    async def execute(self, actions: list[Action]) -> list[Action]:
+        """Apply every action that changes something; returns those that did."""
+        done = []
+        for action in actions:
+            if action.verb is Verb.NONE:
+                continue
+            if _kept_label_set(action.live):
+                await self.patch_labels(
+                    action.kind,
+                    action.name,
+                    action.desired["metadata"]["namespace"],
+                    {LABEL_KEPT: None},
+                )
+            await self.apply(action.desired)
+            done.append(action)
+        return done
+
+    async def apply(self, obj: dict[str, Any]) -> None:
+        """Server-side apply ``obj`` as this plugin's field manager."""
+        meta = obj["metadata"]
+        try:
+            await self._client.patch(
+                resource_of(obj["kind"]),
+                meta["name"],
+                obj,
+                namespace=meta["namespace"],
+                patch_type=PatchType.APPLY,
+                field_manager=self._field_manager,
+                force=True,
+            )
+        except ApiError as exc:
+            raise ApplyError(
+                f"the API server refused {obj['kind']} {meta['namespace']}/{meta['name']}: "
+                f"{exc.status.message}"
+            ) from exc
+
+    async def patch_labels(
+        self, kind: str, name: str, namespace: str, labels: dict[str, str | None]
+    ) -> None:
+        """Merge-patch labels (None removes one)."""
+        await self._client.patch(
+            resource_of(kind),
+            name,
+            {"metadata": {"labels": labels}},
+            namespace=namespace,
+            patch_type=PatchType.MERGE,
+        )
+
+    async def delete(self, kind: str, name: str, namespace: str) -> bool:
+        """Delete in the background; False when it was already gone."""
+        try:
+            await self._client.delete(
+                resource_of(kind), name, namespace=namespace, cascade=CascadeType.BACKGROUND
+            )
+        except ApiError as exc:
+            if exc.status.code == 404:
+                return False
+            raise ApplyError(
+                f"cannot delete {kind} {namespace}/{name}: {exc.status.message}"
+            ) from exc
+        return True
+
+    async def create(self, obj: dict[str, Any]) -> bool:
+        """Create ``obj``; False when it already exists."""
+        meta = obj["metadata"]
+        try:
+            model: Any = resource_of(obj["kind"]).from_dict(obj)
+            await self._client.create(model, field_manager=self._field_manager)
+        except ApiError as exc:
+            if exc.status.code == 409:
+                return False
+            raise ApplyError(
+                f"cannot create {obj['kind']} {meta['namespace']}/{meta['name']}: "
+                f"{exc.status.message}"
+            ) from exc
+        return True

@@ -1,0 +1,138 @@
+"""The loop CNPG does not have: notice Clusters that dropped the plugin, and clean up.
+
+CNPG never tells a plugin that a Cluster stopped using it (CNPG-I spec §3.6). Every
+interval the janitor lists Clusters and receiver Deployments and, for a Cluster that exists
+but no longer enables the plugin: starts a Job that drops the receiver's replication slot
+(an abandoned slot pins WAL on the primary until its disk fills), deletes the Deployment,
+and labels the PVC as kept. It also re-creates the receiver of an enabled Cluster whose
+Deployment went missing, instead of waiting for CNPG's next full reconcile.
+Every step is idempotent, so several plugin replicas may run it at once.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from dataclasses import dataclass
+from typing import Any, Protocol
+
+import structlog
+from lightkube import AsyncClient
+from lightkube.generic_resource import create_namespaced_resource
+from lightkube.resources.apps_v1 import Deployment
+
+from cnpg_wal_replica import metadata as md
+from cnpg_wal_replica.cluster import ClusterView
+from cnpg_wal_replica.errors import WalReplicaError
+from cnpg_wal_replica.kube.applier import Applier
+from cnpg_wal_replica.specs.job import build_drop_slot_job
+from cnpg_wal_replica.specs.labels import selector_labels
+from cnpg_wal_replica.specs.names import receiver_name
+
+log = structlog.get_logger(__name__)
+
+CNPG_GROUP = "postgresql.cnpg.io"
+Cluster = create_namespaced_resource(CNPG_GROUP, "v1", "Cluster", "clusters")
+
+
+class ReconcilesClusters(Protocol):
+    """The part of the Reconciler the janitor uses."""
+
+    applier: Applier
+
+    async def reconcile(self, view: ClusterView) -> Any:
+        """Bring one Cluster's receiver in line."""
+
+
+@dataclass(frozen=True)
+class Sweep:
+    """What one pass decided: receivers to remove and Clusters to re-create receivers for."""
+
+    remove: tuple[tuple[str, dict[str, Any]], ...]
+    recreate: tuple[ClusterView, ...]
+
+
+def plan_sweep(clusters: list[ClusterView], deployments: list[dict[str, Any]]) -> Sweep:
+    """Pure: compare Clusters with the receiver Deployments that exist."""
+    by_key = {(c.namespace, c.name): c for c in clusters}
+    existing = set()
+    remove = []
+    for deployment in deployments:
+        meta = deployment["metadata"]
+        cluster_name = meta.get("labels", {}).get(md.LABEL_APP_INSTANCE, "")
+        existing.add((meta["namespace"], cluster_name))
+        view = by_key.get((meta["namespace"], cluster_name))
+        if view is not None and not view.plugin_enabled and not view.deleting:
+            remove.append((cluster_name, deployment))
+    recreate = tuple(
+        c
+        for c in clusters
+        if c.plugin_enabled
+        and not c.deleting
+        and (c.namespace, c.name) not in existing
+        and c.raw.get("status", {}).get("writeService")
+    )
+    return Sweep(tuple(remove), recreate)
+
+
+class Janitor:
+    """Runs `plan_sweep` against the API server every interval."""
+
+    def __init__(self, client: AsyncClient, reconciler: ReconcilesClusters) -> None:
+        self._client = client
+        self._reconciler = reconciler
+
+    async def run_forever(self, interval: float) -> None:
+        """Sweep, sleep, repeat; a failed sweep is logged and retried next time."""
+        while True:
+            try:
+                await self.sweep()
+            except asyncio.CancelledError:
+                raise
+            except Exception:
+                log.exception("janitor_sweep_failed")
+            await asyncio.sleep(interval)
+
+    async def sweep(self) -> Sweep:
+        """One pass: list, decide, act."""
+        clusters = []
+        async for obj in self._client.list(Cluster):
+            try:
+                clusters.append(ClusterView.from_dict(obj.to_dict()))  # type: ignore[no-untyped-call]
+            except WalReplicaError:
+                continue
+        labels: dict[str, Any] = {
+            k: v for k, v in selector_labels("").items() if k != md.LABEL_APP_INSTANCE
+        }
+        deployments = [
+            dict(d.to_dict())
+            async for d in self._client.list(Deployment, namespace="*", labels=labels)
+        ]
+        plan = plan_sweep(clusters, deployments)
+        for cluster_name, deployment in plan.remove:
+            await self.remove_receiver(cluster_name, deployment)
+        for view in plan.recreate:
+            try:
+                await self._reconciler.reconcile(view)
+                log.info("receiver_recreated", cluster=view.name, namespace=view.namespace)
+            except WalReplicaError as exc:
+                log.warning("receiver_not_recreated", cluster=view.name, error=str(exc))
+        return plan
+
+    async def remove_receiver(self, cluster_name: str, deployment: dict[str, Any]) -> None:
+        """Drop the slot (through a Job), delete the Deployment, keep and label the PVC."""
+        applier = self._reconciler.applier
+        namespace = deployment["metadata"]["namespace"]
+        await applier.create(build_drop_slot_job(cluster_name, deployment))
+        await applier.delete("Deployment", deployment["metadata"]["name"], namespace)
+        pvc = receiver_name(cluster_name)
+        if await applier.get("PersistentVolumeClaim", pvc, namespace) is not None:
+            await applier.patch_labels(
+                "PersistentVolumeClaim", pvc, namespace, {md.LABEL_KEPT: "true"}
+            )
+        log.info(
+            "receiver_removed",
+            cluster=cluster_name,
+            namespace=namespace,
+            kept_pvc=pvc,
+            slot_job=True,
+        )

@@ -1,0 +1,46 @@
+"""Names that other systems depend on. Each is a contract: renaming one breaks installs."""
+
+from __future__ import annotations
+
+from cnpg_wal_replica import __version__
+
+PLUGIN_NAME = "cnpg-i-wal-replica.documentdb.io"
+"""Plugin identity: the Service label `cnpg.io/pluginName`, GetPluginMetadata.name and
+`spec.plugins[].name` in Clusters must all equal this (CNPG-I §3.8)."""
+
+VERSION = __version__
+DISPLAY_NAME = "WAL replica"
+DESCRIPTION = (
+    "Keeps an independent, continuously streamed copy of a CloudNativePG cluster's WAL "
+    "on its own volume, optionally as a synchronous standby"
+)
+PROJECT_URL = "https://github.com/documentdb/cnpg-wal-replica"
+REPOSITORY_URL = "https://github.com/documentdb/cnpg-wal-replica"
+LICENSE = "Apache-2.0"
+LICENSE_URL = "https://www.apache.org/licenses/LICENSE-2.0"
+MATURITY = "alpha"
+VENDOR = "DocumentDB"
+
+FIELD_MANAGER = "cnpg-wal-replica"
+"""Server-side apply field manager for every object the plugin writes."""
+
+RECEIVER_SUFFIX = "-wal-receiver"
+COMPONENT = "wal-receiver"
+APP_NAME = "cnpg-wal-replica"
+
+LABEL_CLUSTER = "cnpg.io/cluster"
+LABEL_APP_NAME = "app.kubernetes.io/name"
+LABEL_APP_INSTANCE = "app.kubernetes.io/instance"
+LABEL_APP_COMPONENT = "app.kubernetes.io/component"
+LABEL_APP_MANAGED_BY = "app.kubernetes.io/managed-by"
+LABEL_KEPT = "wal-replica.documentdb.io/kept"
+"""Set to "true" on a PVC whose Cluster no longer enables the plugin (kept, not deleted)."""
+
+ANNOTATION_SECRETS = "wal-replica.documentdb.io/secrets"
+"""Pod-template annotation: changes when a referenced certificate Secret name changes."""
+
+ANNOTATION_DESIRED_HASH = "wal-replica.documentdb.io/desired-hash"
+"""Hash of the desired object last applied; a steady-state reconcile compares, never writes."""
+
+RECEIVER_HTTP_PORT = 8080
+RECEIVER_ENV_PREFIX = "WAL_RECEIVER_"

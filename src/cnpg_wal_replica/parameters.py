@@ -1,0 +1,278 @@
+"""The plugin parameters: one spec per parameter, each with its own parser and example.
+
+Every parser takes the raw string and returns a normalised value or raises ``ValueError``
+whose text says what is wrong; ``config.parse`` adds the parameter, the value and an example.
+This registry also generates `docs/parameters.md`, so the docs cannot drift from the code.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import posixpath
+import re
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from cnpg_wal_replica.units import parse_bytes, parse_duration, parse_quantity
+
+_DNS1123_LABEL = r"[a-z0-9]([-a-z0-9]*[a-z0-9])?"
+_DNS1123_SUBDOMAIN = re.compile(rf"^{_DNS1123_LABEL}(\.{_DNS1123_LABEL})*$")
+_HOSTNAME = re.compile(
+    r"^(?=.{1,253}$)[A-Za-z0-9]([-A-Za-z0-9]{0,61}[A-Za-z0-9])?(\.[A-Za-z0-9]([-A-Za-z0-9]{0,61}[A-Za-z0-9])?)*$"
+)
+_IMAGE = re.compile(
+    r"^(?:[A-Za-z0-9.-]+(?::[0-9]+)?/)?[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*"
+    r"(?:/[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*)*"
+    r"(?::[A-Za-z0-9_][A-Za-z0-9_.-]{0,127})?(?:@sha256:[0-9a-f]{64})?$"
+)
+_SLOT = re.compile(r"^[a-z0-9_]{1,63}$")
+_SAFE_PATH = re.compile(r"^/[A-Za-z0-9._/-]*$")
+RESERVED_DIRECTORIES = (
+    "/etc",
+    "/tmp",  # noqa: S108 - a path users may not choose, not a file we create
+    "/proc",
+    "/sys",
+    "/dev",
+    "/usr",
+    "/bin",
+    "/sbin",
+    "/lib",
+    "/lib64",
+    "/run",
+    "/var/run",
+    "/boot",
+)
+
+
+def image_reference(raw: str) -> str:
+    """A container image reference such as ``ghcr.io/org/image:1.2.3``."""
+    value = raw.strip()
+    if not value or len(value) > 512 or not _IMAGE.match(value):
+        raise ValueError("is not a container image reference")
+    return value
+
+
+def host(raw: str) -> str:
+    """A DNS host name or an IP address."""
+    value = raw.strip()
+    try:
+        return str(ipaddress.ip_address(value))
+    except ValueError:
+        pass
+    if not _HOSTNAME.match(value):
+        raise ValueError("is neither a host name nor an IP address")
+    return value.lower()
+
+
+def active_inactive(raw: str) -> bool:
+    """``active`` or ``inactive``, in any case."""
+    value = raw.strip().lower()
+    if value not in ("active", "inactive"):
+        raise ValueError("must be active or inactive")
+    return value == "active"
+
+
+def true_false(raw: str) -> bool:
+    """``true`` or ``false``, in any case."""
+    value = raw.strip().lower()
+    if value not in ("true", "false"):
+        raise ValueError("must be true or false")
+    return value == "true"
+
+
+def wal_directory(raw: str) -> str:
+    """An absolute, normalised directory path that is not a system directory."""
+    value = raw.strip()
+    if not value.startswith("/"):
+        raise ValueError("must be an absolute path")
+    if not _SAFE_PATH.match(value):
+        raise ValueError("may contain only letters, digits, '.', '_', '-' and '/'")
+    if posixpath.normpath(value) != value:
+        raise ValueError(f"is not normalised (did you mean {posixpath.normpath(value)}?)")
+    if value == "/":
+        raise ValueError("must not be the root directory")
+    for reserved in RESERVED_DIRECTORIES:
+        if value == reserved or value.startswith(reserved + "/"):
+            raise ValueError(f"must not be inside the system directory {reserved}")
+    return value
+
+
+def storage_size(raw: str) -> int:
+    """A Kubernetes quantity of bytes greater than zero (``10Gi``)."""
+    return parse_bytes(raw)
+
+
+def storage_class(raw: str) -> str:
+    """A StorageClass name (DNS-1123 subdomain)."""
+    value = raw.strip()
+    if len(value) > 253 or not _DNS1123_SUBDOMAIN.match(value):
+        raise ValueError("is not a valid StorageClass name (lower-case DNS-1123 subdomain)")
+    return value
+
+
+def slot_name(raw: str) -> str:
+    """A physical replication slot name not in CNPG's own `_cnpg_` namespace."""
+    value = raw.strip()
+    if not _SLOT.match(value):
+        raise ValueError("may contain only lower-case letters, digits and '_' (1 to 63)")
+    if value.startswith("_cnpg_"):
+        raise ValueError("must not start with _cnpg_, which CNPG uses for its own HA slots")
+    return value
+
+
+def application_name(raw: str) -> str:
+    """A PostgreSQL application_name usable in `synchronous_standby_names`."""
+    value = raw.strip()
+    if not value:
+        raise ValueError("must not be empty")
+    if len(value.encode()) > 63:
+        raise ValueError("is longer than 63 bytes, which PostgreSQL would truncate")
+    if any(not (32 <= ord(c) < 127) for c in value) or '"' in value:
+        raise ValueError('may contain only printable ASCII characters other than "')
+    return value
+
+
+def compression(raw: str) -> str:
+    """What `pg_receivewal --compress` accepts, normalised: none, gzip:N or lz4[:N]."""
+    value = raw.strip().lower()
+    if value.isdigit():
+        level = int(value)
+        if level > 9:
+            raise ValueError("as a number must be a gzip level from 0 (none) to 9")
+        return "none" if level == 0 else f"gzip:{level}"
+    method, _, level_text = value.partition(":")
+    if method == "none" and not level_text:
+        return "none"
+    limits = {"gzip": 9, "lz4": 12}
+    if method not in limits:
+        raise ValueError("must be none, gzip, gzip:1-9, lz4 or lz4:1-12")
+    if not level_text:
+        return method
+    if not level_text.isdigit() or not 1 <= int(level_text) <= limits[method]:
+        raise ValueError(f"has a {method} level outside 1-{limits[method]}")
+    return f"{method}:{int(level_text)}"
+
+
+def cpu_quantity(raw: str) -> str:
+    """A CPU quantity greater than zero (``500m``, ``2``)."""
+    if parse_quantity(raw) <= 0:
+        raise ValueError("must be greater than zero")
+    return raw.strip()
+
+
+def memory_quantity(raw: str) -> str:
+    """A memory quantity greater than zero (``256Mi``)."""
+    if parse_quantity(raw) <= 0:
+        raise ValueError("must be greater than zero")
+    return raw.strip()
+
+
+def duration(raw: str) -> int:
+    """A duration in seconds, written ``3600``, ``90m``, ``36h``, ``7d`` or ``2w``."""
+    return parse_duration(raw)
+
+
+@dataclass(frozen=True)
+class ParameterSpec:
+    """One plugin parameter: its name, how to parse it, its default and an example."""
+
+    name: str
+    parse: Callable[[str], Any]
+    default: str
+    rule: str
+    example: str
+    immutable: bool = False
+
+
+PARAMETERS: tuple[ParameterSpec, ...] = (
+    ParameterSpec(
+        "image",
+        image_reference,
+        "the plugin server's receiver image",
+        "container image reference; must contain `pg_receivewal`",
+        "ghcr.io/documentdb/cnpg-wal-replica:0.1.0",
+    ),
+    ParameterSpec(
+        "replicationHost",
+        host,
+        "`status.writeService` (`<cluster>-rw`)",
+        "host name or IP; must be in the server certificate (verify-full)",
+        "mycluster-rw",
+    ),
+    ParameterSpec(
+        "synchronous",
+        active_inactive,
+        "inactive",
+        "active or inactive (any case); active makes every write flushed at once",
+        "active",
+    ),
+    ParameterSpec(
+        "walDirectory",
+        wal_directory,
+        "/var/lib/postgresql/wal",
+        "absolute, normalised path, not a system directory; cannot change later",
+        "/var/lib/postgresql/wal",
+        immutable=True,
+    ),
+    ParameterSpec(
+        "walPVCSize",
+        storage_size,
+        "10Gi",
+        "Kubernetes quantity > 0; may grow later, never shrink",
+        "20Gi",
+    ),
+    ParameterSpec(
+        "walStorageClass",
+        storage_class,
+        "the cluster's default StorageClass",
+        "StorageClass name; cannot change once the volume exists",
+        "fast-ssd",
+        immutable=True,
+    ),
+    ParameterSpec(
+        "slotName",
+        slot_name,
+        "wal_replica",
+        "physical slot name ([a-z0-9_], ≤ 63), not starting with `_cnpg_`; cannot change later",
+        "wal_replica",
+        immutable=True,
+    ),
+    ParameterSpec(
+        "applicationName",
+        application_name,
+        "`<cluster>-wal-receiver`",
+        '≤ 63 bytes of printable ASCII without `"`',
+        "mycluster-wal-receiver",
+    ),
+    ParameterSpec(
+        "compression",
+        compression,
+        "none",
+        "none, gzip, gzip:1-9, lz4, lz4:1-12, or a gzip level 0-9",
+        "gzip:5",
+    ),
+    ParameterSpec("verbose", true_false, "false", "true or false", "true"),
+    ParameterSpec("cpuRequest", cpu_quantity, "unset", "CPU quantity; ≤ cpuLimit", "100m"),
+    ParameterSpec(
+        "memoryRequest", memory_quantity, "unset", "memory quantity; ≤ memoryLimit", "128Mi"
+    ),
+    ParameterSpec("cpuLimit", cpu_quantity, "unset", "CPU quantity", "1"),
+    ParameterSpec("memoryLimit", memory_quantity, "unset", "memory quantity", "512Mi"),
+    ParameterSpec(
+        "retentionMaxAge",
+        duration,
+        "unset (keep everything)",
+        "duration: complete segments older than this are removed",
+        "7d",
+    ),
+    ParameterSpec(
+        "retentionMaxSize",
+        storage_size,
+        "unset (keep everything)",
+        "quantity: oldest complete segments are removed beyond this size; < walPVCSize",
+        "8Gi",
+    ),
+)
+
+BY_NAME: dict[str, ParameterSpec] = {spec.name: spec for spec in PARAMETERS}

@@ -1,0 +1,183 @@
+"""The plugin's logic behind the CNPG-I services: one pass down the data path.
+
+    Cluster JSON → ClusterView → Configuration → desired objects → plan (reads)
+                 → refuse conflicts → execute (writes only what differs) → Events
+
+`Reconciler` implements `plugin.core.PluginCore`; `open_core` wires it to the Kubernetes
+API and runs the janitor loop beside it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import time
+from collections.abc import AsyncIterator
+from typing import Any
+
+import structlog
+from lightkube import AsyncClient
+
+from cnpg_wal_replica import checks, config, specs
+from cnpg_wal_replica.cluster import ClusterView
+from cnpg_wal_replica.errors import ConfigError, ConfigIssue
+from cnpg_wal_replica.kube.applier import Action, Applier, Verb
+from cnpg_wal_replica.kube.events import EventRecorder
+from cnpg_wal_replica.specs.names import drop_slot_job_name, receiver_name
+
+log = structlog.get_logger(__name__)
+
+PRE_LOG_INTERVAL = 300.0
+
+
+class Reconciler:
+    """Turns a Cluster into its receiver objects; safe to call concurrently."""
+
+    def __init__(self, client: AsyncClient, *, receiver_image: str | None) -> None:
+        self.applier = Applier(client)
+        self.events = EventRecorder(client)
+        self.receiver_image = receiver_image
+        self._pre_logged: dict[tuple[str, str], float] = {}
+
+    def pre(self, cluster_json: bytes) -> None:
+        """Decode and parse only; log configuration problems now and then. Never raises."""
+        try:
+            view = ClusterView.from_json(cluster_json)
+            if not view.plugin_enabled:
+                return
+            _, issues = config.collect(view, self.receiver_image)
+        except Exception:
+            log.exception("pre_failed")
+            return
+        if issues:
+            key = (view.uid, "; ".join(i.describe() for i in issues))
+            now = time.monotonic()
+            if now - self._pre_logged.get(key, -PRE_LOG_INTERVAL) >= PRE_LOG_INTERVAL:
+                self._pre_logged[key] = now
+                log.warning(
+                    "invalid_configuration",
+                    cluster=view.name,
+                    namespace=view.namespace,
+                    problems=[i.describe() for i in issues],
+                )
+
+    async def post(self, cluster_json: bytes) -> None:
+        """Validate, plan and apply; ConfigError (nothing written) on invalid parameters."""
+        await self.reconcile(ClusterView.from_json(cluster_json))
+
+    async def reconcile(self, view: ClusterView) -> list[Action]:
+        """Bring the receiver objects of ``view`` in line; returns what was written."""
+        if not view.plugin_enabled or view.deleting:
+            return []
+        try:
+            configuration = config.parse(view, self.receiver_image)
+            actions = await self.applier.plan(specs.desired_objects(view, configuration))
+            live_pvc = next((a.live for a in actions if a.kind == "PersistentVolumeClaim"), None)
+            conflicts = checks.volume_conflicts(view, configuration, live_pvc)
+            if conflicts:
+                raise ConfigError(conflicts)
+        except ConfigError as exc:
+            await self.events.record(view, "Warning", "InvalidConfiguration", str(exc))
+            log.warning(
+                "invalid_configuration",
+                cluster=view.name,
+                namespace=view.namespace,
+                problems=[i.describe() for i in exc.issues],
+            )
+            raise
+        if any(a.kind == "Deployment" and a.verb is Verb.CREATE for a in actions):
+            # A slot-dropping Job left from an earlier removal must not drop the new slot.
+            await self.applier.delete("Job", drop_slot_job_name(view.name), view.namespace)
+        done = await self.applier.execute(actions)
+        for action in done:
+            log.info(
+                "receiver_object_written",
+                cluster=view.name,
+                namespace=view.namespace,
+                kind=action.kind,
+                name=action.name,
+                action=action.verb.value,
+            )
+            reason = "ReceiverCreated" if action.verb is Verb.CREATE else "ReceiverUpdated"
+            await self.events.record(
+                view, "Normal", reason, f"{action.kind} {action.name} {action.verb.value}"
+            )
+        advice = checks.synchronous_advice(view, configuration)
+        if advice:
+            await self.events.record(view, "Warning", "SynchronousStandbyNotListed", advice)
+            log.warning("synchronous_not_effective", cluster=view.name, advice=advice)
+        return done
+
+    def validate_create(self, cluster_json: bytes) -> tuple[ConfigIssue, ...]:
+        """Every problem with a new Cluster's parameters."""
+        view = ClusterView.from_json(cluster_json)
+        return config.collect(view, self.receiver_image)[1] if view.plugin_enabled else ()
+
+    def validate_change(self, old_json: bytes, new_json: bytes) -> tuple[ConfigIssue, ...]:
+        """Every problem with a change, including forbidden changes."""
+        new = ClusterView.from_json(new_json)
+        if not new.plugin_enabled:
+            return ()
+        return config.check_change(ClusterView.from_json(old_json), new, self.receiver_image)
+
+    def mutate(self, cluster_json: bytes) -> bytes:
+        """A JSON patch adding the static defaults to this plugin's parameters."""
+        view = ClusterView.from_json(cluster_json)
+        return config.to_json_patch(config.defaults_patch(view, view.raw))
+
+    async def status(self, cluster_json: bytes) -> dict[str, Any]:
+        """What the receiver of this Cluster looks like now (objects, configuration, problems)."""
+        view = ClusterView.from_json(cluster_json)
+        configuration, issues = config.collect(view, self.receiver_image)
+        problems = [i.describe() for i in issues]
+        name = receiver_name(view.name)
+        deployment = await self.applier.get("Deployment", name, view.namespace)
+        pvc = await self.applier.get("PersistentVolumeClaim", name, view.namespace)
+        if configuration is not None:
+            advice = checks.synchronous_advice(view, configuration)
+            problems += [advice] if advice else []
+        return {
+            "receiver": name,
+            "deployment": _deployment_status(deployment),
+            "pvc": _pvc_status(pvc),
+            "configuration": configuration.as_dict() if configuration else None,
+            "problems": problems,
+        }
+
+
+def _deployment_status(obj: dict[str, Any] | None) -> dict[str, Any]:
+    if obj is None:
+        return {"present": False}
+    status = obj.get("status", {})
+    return {"present": True, "readyReplicas": status.get("readyReplicas", 0)}
+
+
+def _pvc_status(obj: dict[str, Any] | None) -> dict[str, Any]:
+    if obj is None:
+        return {"present": False}
+    status = obj.get("status", {})
+    return {
+        "present": True,
+        "phase": status.get("phase", ""),
+        "capacity": status.get("capacity", {}).get("storage", ""),
+    }
+
+
+@contextlib.asynccontextmanager
+async def open_core(
+    *, receiver_image: str | None, janitor_interval: float
+) -> AsyncIterator[Reconciler]:
+    """A Reconciler on the in-cluster (or kubeconfig) API, with the janitor running beside it."""
+    from cnpg_wal_replica.kube.janitor import Janitor
+
+    client = AsyncClient(field_manager="cnpg-wal-replica")
+    reconciler = Reconciler(client, receiver_image=receiver_image)
+    janitor = Janitor(client, reconciler)
+    task = asyncio.create_task(janitor.run_forever(janitor_interval), name="janitor")
+    try:
+        yield reconciler
+    finally:
+        task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await task
+        await client.close()

@@ -1,0 +1,24 @@
+"""Owner references to the Cluster, built from the apiVersion/kind the operator sent.
+
+The CNPG API group can be customised, so it is never hard-coded (barman `ownership.go`).
+Only the Deployment is *controlled* by the Cluster: CNPG counts controlled Pods, PVCs,
+Jobs and Services as its own (CNPG-I spec §4). `blockOwnerDeletion` is not set, so the
+plugin needs no permission on `clusters/finalizers`.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from cnpg_wal_replica.cluster import ClusterView
+
+
+def owner_reference(view: ClusterView, *, controller: bool) -> dict[str, Any]:
+    """An ownerReference entry pointing at the Cluster."""
+    return {
+        "apiVersion": view.api_version,
+        "kind": view.kind,
+        "name": view.name,
+        "uid": view.uid,
+        "controller": controller,
+    }
