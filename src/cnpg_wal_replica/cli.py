@@ -19,6 +19,10 @@ SUBCOMMANDS: dict[str, tuple[str, str]] = {
         "Print the objects the plugin would create.",
     ),
     "verify": ("cnpg_wal_replica.tools.verify:verify", "Check that a WAL directory is whole."),
+    "drop-slot": (
+        "cnpg_wal_replica.tools.drop_slot:drop_slot_command",
+        "Drop the receiver's replication slot (run by the cleanup Job).",
+    ),
     "demo": ("cnpg_wal_replica.tools.demo:demo", "Stream WAL from a throwaway local PostgreSQL."),
 }
 

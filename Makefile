@@ -1,0 +1,44 @@
+# Task entry points. `make demo` and `make test` do all set-up on a fresh machine.
+UV := UV_PYTHON_DOWNLOADS=never uv run --frozen
+SRC := src tests bench
+
+.PHONY: setup demo test test-fast lint typecheck check-generated gen-proto docs bench harness-info ci
+
+setup:
+	scripts/setup
+
+demo: setup  ## stream WAL from a throwaway local PostgreSQL (no Kubernetes needed)
+	$(UV) cnpg-wal-replica demo
+
+test: ## everything CI runs: lint, generated files, all tests (PostgreSQL, gRPC, Kubernetes)
+	scripts/setup --tests
+	$(MAKE) lint check-generated
+	CI=$${CI:-} $(UV) pytest
+
+test-fast: ## unit tests only
+	$(UV) pytest tests/unit
+
+lint:
+	$(UV) ruff check .
+	$(UV) ruff format --check src
+	$(UV) mypy
+	$(UV) lint-imports
+
+check-generated:
+	scripts/gen-proto --check
+	$(UV) python scripts/gen-docs --check
+
+gen-proto:
+	scripts/gen-proto
+
+docs:
+	$(UV) python scripts/gen-docs
+
+bench: setup
+	scripts/kube-harness build
+	$(UV) python bench/run.py
+
+harness-info:
+	scripts/kube-harness info
+
+ci: test

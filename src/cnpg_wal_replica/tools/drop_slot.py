@@ -1,0 +1,68 @@
+"""`drop-slot`: drop the receiver's replication slot; run by the janitor's Job.
+
+Reads the same `WAL_RECEIVER_*` connection settings as `receive`. A slot that is still
+active (the receiver pod is terminating) makes it exit non-zero so the Job retries; a slot
+that does not exist is success.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+
+import click
+
+PREFIX = "WAL_RECEIVER_"
+
+
+def conninfo_from_env(env: dict[str, str]) -> str:
+    """A replication conninfo from the receiver's environment (values quoted by psycopg)."""
+    from psycopg.conninfo import make_conninfo
+
+    def get(key: str, default: str = "") -> str:
+        return env.get(PREFIX + key, default)
+
+    return make_conninfo(
+        host=get("HOST"),
+        port=get("PORT", "5432"),
+        user=get("USER", "streaming_replica"),
+        sslmode=get("SSLMODE", "verify-full"),
+        sslrootcert=get("SSLROOTCERT"),
+        sslcert=get("SSLCERT"),
+        sslkey=get("SSLKEY"),
+        application_name=get("APPLICATION_NAME", "wal-receiver") + "-drop-slot",
+        replication="true",
+        connect_timeout="10",
+    )
+
+
+def drop_slot(conninfo: str, slot: str) -> str:
+    """Drop ``slot``: returns "dropped" or "absent"; raises when it is still in use."""
+    import psycopg
+    from psycopg import sql
+
+    with psycopg.connect(conninfo, autocommit=True) as conn:
+        rows = conn.execute(
+            sql.SQL("READ_REPLICATION_SLOT {}").format(sql.Identifier(slot))
+        ).fetchall()
+        if not rows or rows[0][0] is None:
+            return "absent"
+        conn.execute(sql.SQL("DROP_REPLICATION_SLOT {}").format(sql.Identifier(slot)))
+        return "dropped"
+
+
+@click.command("drop-slot")
+def drop_slot_command() -> None:
+    """Drop the replication slot named by WAL_RECEIVER_SLOT_NAME on WAL_RECEIVER_HOST."""
+    import psycopg
+
+    env = dict(os.environ)
+    slot = env.get(PREFIX + "SLOT_NAME", "")
+    if not slot or not env.get(PREFIX + "HOST"):
+        raise click.ClickException("WAL_RECEIVER_HOST and WAL_RECEIVER_SLOT_NAME must be set")
+    try:
+        outcome = drop_slot(conninfo_from_env(env), slot)
+    except psycopg.Error as exc:
+        click.echo(f"cannot drop slot {slot!r} yet: {exc}".strip(), err=True)
+        sys.exit(1)
+    click.echo(f"slot {slot!r} {outcome}")

@@ -1,0 +1,91 @@
+"""Realistic CNPG Cluster documents for tests and benchmarks.
+
+Shaped like what the operator sends (Go encoding/json of the typed Cluster, managedFields
+included): see ../shared/cnpg-i-protocol.md §2.3 and §4.
+"""
+
+from __future__ import annotations
+
+import copy
+import json
+import uuid
+from typing import Any
+
+from cnpg_wal_replica.metadata import PLUGIN_NAME
+
+
+def cluster_document(
+    name: str = "pg",
+    namespace: str = "app",
+    parameters: dict[str, str] | None = None,
+    *,
+    uid: str | None = None,
+    enabled: bool | None = None,
+    managed_fields: int = 0,
+) -> dict[str, Any]:
+    """A Cluster as CNPG would send it, with this plugin enabled."""
+    plugin: dict[str, Any] = {"name": PLUGIN_NAME}
+    if parameters is not None:
+        plugin["parameters"] = dict(parameters)
+    if enabled is not None:
+        plugin["enabled"] = enabled
+    svc = [f"{name}-{kind}" for kind in ("rw", "r", "ro")]
+    alt_names = [f"{s}{suffix}" for s in svc for suffix in
+                 ("", f".{namespace}", f".{namespace}.svc", f".{namespace}.svc.cluster.local")]
+    doc: dict[str, Any] = {
+        "apiVersion": "postgresql.cnpg.io/v1",
+        "kind": "Cluster",
+        "metadata": {
+            "name": name,
+            "namespace": namespace,
+            "uid": uid or str(uuid.uuid4()),
+            "resourceVersion": "123456",
+            "generation": 3,
+            "creationTimestamp": "2026-11-01T10:00:00Z",
+            "labels": {"team": "data"},
+            "annotations": {"cnpg.io/skipEmptyWalArchiveCheck": "enabled"},
+        },
+        "spec": {
+            "instances": 3,
+            "imageName": "ghcr.io/cloudnative-pg/postgresql:17.2",
+            "postgresUID": 26,
+            "postgresGID": 26,
+            "plugins": [plugin],
+            "storage": {"size": "10Gi"},
+            "postgresql": {"parameters": {"max_wal_size": "2GB"}},
+            "replicationSlots": {"highAvailability": {"enabled": True, "slotPrefix": "_cnpg_"},
+                                 "updateInterval": 30},
+        },
+        "status": {
+            "instances": 3,
+            "readyInstances": 3,
+            "instanceNames": [f"{name}-1", f"{name}-2", f"{name}-3"],
+            "currentPrimary": f"{name}-1",
+            "targetPrimary": f"{name}-1",
+            "image": "ghcr.io/cloudnative-pg/postgresql:17.2",
+            "writeService": f"{name}-rw",
+            "readService": f"{name}-r",
+            "phase": "Cluster in healthy state",
+            "timelineID": 1,
+            "systemID": "7412345678901234567",
+            "certificates": {
+                "serverCASecret": f"{name}-ca",
+                "serverTLSSecret": f"{name}-server",
+                "clientCASecret": f"{name}-ca",
+                "replicationTLSSecret": f"{name}-replication",
+                "serverAltDNSNames": alt_names,
+                "expirations": {f"{name}-ca": "2027-02-01 10:00:00 +0000 UTC"},
+            },
+        },
+    }
+    if managed_fields:
+        entry = {"manager": "manager", "operation": "Update", "apiVersion": "postgresql.cnpg.io/v1",
+                 "time": "2026-11-01T10:00:00Z", "fieldsType": "FieldsV1",
+                 "fieldsV1": {f"f:field{i}": {} for i in range(40)}}
+        doc["metadata"]["managedFields"] = [copy.deepcopy(entry) for _ in range(managed_fields)]
+    return doc
+
+
+def cluster_json(*args: Any, **kwargs: Any) -> bytes:
+    """`cluster_document` encoded as the operator sends it."""
+    return json.dumps(cluster_document(*args, **kwargs)).encode()
