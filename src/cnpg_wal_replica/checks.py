@@ -7,6 +7,7 @@ before anything is written; `synchronous_advice` tells users exactly what to add
 
 from __future__ import annotations
 
+import copy
 from typing import Any
 
 from cnpg_wal_replica.cluster import ClusterView
@@ -49,6 +50,25 @@ def volume_conflicts(
             )
         )
     return tuple(issues)
+
+
+def defer_resize_until_bound(
+    desired_pvc: dict[str, Any], live_pvc: dict[str, Any] | None
+) -> dict[str, Any] | None:
+    """The desired PVC with the live size when a resize must wait, else None.
+
+    Kubernetes lets only *bound* claims change size; a claim waiting for its volume (e.g.
+    WaitForFirstConsumer) keeps its size until bound, then the next reconcile grows it.
+    """
+    if live_pvc is None or live_pvc.get("status", {}).get("phase") == "Bound":
+        return None
+    live_size = live_pvc.get("spec", {}).get("resources", {}).get("requests", {}).get("storage")
+    want = desired_pvc["spec"]["resources"]["requests"]["storage"]
+    if not live_size or parse_quantity(str(live_size)) == parse_quantity(str(want)):
+        return None
+    deferred = copy.deepcopy(desired_pvc)
+    deferred["spec"]["resources"]["requests"]["storage"] = live_size
+    return deferred
 
 
 def synchronous_advice(view: ClusterView, config: Configuration) -> str | None:

@@ -21,7 +21,7 @@ from lightkube import AsyncClient
 from cnpg_wal_replica import checks, config, specs
 from cnpg_wal_replica.cluster import ClusterView
 from cnpg_wal_replica.errors import ConfigError, ConfigIssue
-from cnpg_wal_replica.kube.applier import Action, Applier, Verb
+from cnpg_wal_replica.kube.applier import Action, Applier, Verb, decide
 from cnpg_wal_replica.kube.events import EventRecorder
 from cnpg_wal_replica.specs.names import drop_slot_job_name, receiver_name
 
@@ -72,10 +72,20 @@ class Reconciler:
         try:
             configuration = config.parse(view, self.receiver_image)
             actions = await self.applier.plan(specs.desired_objects(view, configuration))
-            live_pvc = next((a.live for a in actions if a.kind == "PersistentVolumeClaim"), None)
-            conflicts = checks.volume_conflicts(view, configuration, live_pvc)
+            pvc_action = next(a for a in actions if a.kind == "PersistentVolumeClaim")
+            conflicts = checks.volume_conflicts(view, configuration, pvc_action.live)
             if conflicts:
                 raise ConfigError(conflicts)
+            deferred = checks.defer_resize_until_bound(pvc_action.desired, pvc_action.live)
+            if deferred is not None:
+                actions = [decide(deferred, a.live) if a is pvc_action else a for a in actions]
+                await self.events.record(
+                    view,
+                    "Normal",
+                    "ResizeDeferred",
+                    f"PVC {pvc_action.name} is not bound yet; it grows to "
+                    f"{configuration.wal_pvc_size} once bound",
+                )
         except ConfigError as exc:
             await self.events.record(view, "Warning", "InvalidConfiguration", str(exc))
             log.warning(

@@ -30,8 +30,11 @@ def cluster_document(
     if enabled is not None:
         plugin["enabled"] = enabled
     svc = [f"{name}-{kind}" for kind in ("rw", "r", "ro")]
-    alt_names = [f"{s}{suffix}" for s in svc for suffix in
-                 ("", f".{namespace}", f".{namespace}.svc", f".{namespace}.svc.cluster.local")]
+    alt_names = [
+        f"{s}{suffix}"
+        for s in svc
+        for suffix in ("", f".{namespace}", f".{namespace}.svc", f".{namespace}.svc.cluster.local")
+    ]
     doc: dict[str, Any] = {
         "apiVersion": "postgresql.cnpg.io/v1",
         "kind": "Cluster",
@@ -53,8 +56,10 @@ def cluster_document(
             "plugins": [plugin],
             "storage": {"size": "10Gi"},
             "postgresql": {"parameters": {"max_wal_size": "2GB"}},
-            "replicationSlots": {"highAvailability": {"enabled": True, "slotPrefix": "_cnpg_"},
-                                 "updateInterval": 30},
+            "replicationSlots": {
+                "highAvailability": {"enabled": True, "slotPrefix": "_cnpg_"},
+                "updateInterval": 30,
+            },
         },
         "status": {
             "instances": 3,
@@ -79,9 +84,14 @@ def cluster_document(
         },
     }
     if managed_fields:
-        entry = {"manager": "manager", "operation": "Update", "apiVersion": "postgresql.cnpg.io/v1",
-                 "time": "2026-11-01T10:00:00Z", "fieldsType": "FieldsV1",
-                 "fieldsV1": {f"f:field{i}": {} for i in range(40)}}
+        entry = {
+            "manager": "manager",
+            "operation": "Update",
+            "apiVersion": "postgresql.cnpg.io/v1",
+            "time": "2026-11-01T10:00:00Z",
+            "fieldsType": "FieldsV1",
+            "fieldsV1": {f"f:field{i}": {} for i in range(40)},
+        }
         doc["metadata"]["managedFields"] = [copy.deepcopy(entry) for _ in range(managed_fields)]
     return doc
 

@@ -37,65 +37,80 @@ def test_defaults_when_no_parameters() -> None:
     assert cfg.application_name == "pg-wal-receiver"
     assert cfg.compression == "none"
     assert cfg.verbose is False
-    assert cfg.retention_max_age_seconds is None and cfg.retention_max_size_bytes is None
+    assert cfg.retention_max_age_seconds is None
+    assert cfg.retention_max_size_bytes is None
 
 
 def test_every_parameter_is_applied() -> None:
-    cfg = config.parse(view({
-        "image": "registry.example.com:5000/team/receiver:1.2@sha256:" + "a" * 64,
-        "replicationHost": "pg-rw.app.svc",
-        "synchronous": "ACTIVE",
-        "walDirectory": "/data/wal",
-        "walPVCSize": "20Gi",
-        "walStorageClass": "fast-ssd",
-        "slotName": "receiver_1",
-        "applicationName": "my-receiver",
-        "compression": "6",
-        "verbose": "True",
-        "cpuRequest": "100m",
-        "cpuLimit": "1",
-        "memoryRequest": "128Mi",
-        "memoryLimit": "512Mi",
-        "retentionMaxAge": "7d",
-        "retentionMaxSize": "8Gi",
-    }), None)
+    cfg = config.parse(
+        view(
+            {
+                "image": "registry.example.com:5000/team/receiver:1.2@sha256:" + "a" * 64,
+                "replicationHost": "pg-rw.app.svc",
+                "synchronous": "ACTIVE",
+                "walDirectory": "/data/wal",
+                "walPVCSize": "20Gi",
+                "walStorageClass": "fast-ssd",
+                "slotName": "receiver_1",
+                "applicationName": "my-receiver",
+                "compression": "6",
+                "verbose": "True",
+                "cpuRequest": "100m",
+                "cpuLimit": "1",
+                "memoryRequest": "128Mi",
+                "memoryLimit": "512Mi",
+                "retentionMaxAge": "7d",
+                "retentionMaxSize": "8Gi",
+            }
+        ),
+        None,
+    )
     assert cfg.replication_host == "pg-rw.app.svc"
-    assert cfg.synchronous is True and cfg.verbose is True
+    assert cfg.synchronous is True
+    assert cfg.verbose is True
     assert cfg.compression == "gzip:6"
     assert cfg.wal_storage_class == "fast-ssd"
     assert cfg.retention_max_age_seconds == 7 * 86400
     assert cfg.retention_max_size_bytes == 8 * 2**30
     assert (cfg.cpu_request, cfg.cpu_limit, cfg.memory_request, cfg.memory_limit) == (
-        "100m", "1", "128Mi", "512Mi")
+        "100m",
+        "1",
+        "128Mi",
+        "512Mi",
+    )
 
 
-@pytest.mark.parametrize(("parameter", "value", "fragment"), [
-    ("image", "Not An Image!", "is not a container image reference"),
-    ("replicationHost", "bad_host!", "neither a host name nor an IP"),
-    ("synchronous", "yes", "must be active or inactive"),
-    ("walDirectory", "relative/wal", "must be an absolute path"),
-    ("walDirectory", "/", "must not be the root directory"),
-    ("walDirectory", "/data/../wal", "not normalised (did you mean /wal?)"),
-    ("walDirectory", "/etc/wal", "system directory /etc"),
-    ("walDirectory", "/data/wal dir", "only letters"),
-    ("walPVCSize", "0", "positive whole number of bytes"),
-    ("walPVCSize", "ten gigs", "not a Kubernetes quantity"),
-    ("walStorageClass", "Fast_SSD", "StorageClass name"),
-    ("slotName", "_cnpg_mine", "must not start with _cnpg_"),
-    ("slotName", "Has-Dash", "lower-case letters"),
-    ("applicationName", 'say "hi"', "printable ASCII"),
-    ("applicationName", "x" * 64, "longer than 63 bytes"),
-    ("compression", "zstd", "must be none, gzip"),
-    ("compression", "gzip:10", "gzip level outside 1-9"),
-    ("compression", "12", "gzip level from 0"),
-    ("verbose", "maybe", "must be true or false"),
-    ("cpuRequest", "-1", "greater than zero"),
-    ("memoryLimit", "lots", "not a Kubernetes quantity"),
-    ("retentionMaxAge", "a week", "not a duration"),
-    ("retentionMaxSize", "1.5", "positive whole number of bytes"),
-])
-def test_invalid_values_name_parameter_value_and_example(parameter: str, value: str,
-                                                         fragment: str) -> None:
+@pytest.mark.parametrize(
+    ("parameter", "value", "fragment"),
+    [
+        ("image", "Not An Image!", "is not a container image reference"),
+        ("replicationHost", "bad_host!", "neither a host name nor an IP"),
+        ("synchronous", "yes", "must be active or inactive"),
+        ("walDirectory", "relative/wal", "must be an absolute path"),
+        ("walDirectory", "/", "must not be the root directory"),
+        ("walDirectory", "/data/../wal", "not normalised (did you mean /wal?)"),
+        ("walDirectory", "/etc/wal", "system directory /etc"),
+        ("walDirectory", "/data/wal dir", "only letters"),
+        ("walPVCSize", "0", "positive whole number of bytes"),
+        ("walPVCSize", "ten gigs", "not a Kubernetes quantity"),
+        ("walStorageClass", "Fast_SSD", "StorageClass name"),
+        ("slotName", "_cnpg_mine", "must not start with _cnpg_"),
+        ("slotName", "Has-Dash", "lower-case letters"),
+        ("applicationName", 'say "hi"', "printable ASCII"),
+        ("applicationName", "x" * 64, "longer than 63 bytes"),
+        ("compression", "zstd", "must be none, gzip"),
+        ("compression", "gzip:10", "gzip level outside 1-9"),
+        ("compression", "12", "gzip level from 0"),
+        ("verbose", "maybe", "must be true or false"),
+        ("cpuRequest", "-1", "greater than zero"),
+        ("memoryLimit", "lots", "not a Kubernetes quantity"),
+        ("retentionMaxAge", "a week", "not a duration"),
+        ("retentionMaxSize", "1.5", "positive whole number of bytes"),
+    ],
+)
+def test_invalid_values_name_parameter_value_and_example(
+    parameter: str, value: str, fragment: str
+) -> None:
     _, issues = config.collect(view({parameter: value}), IMAGE)
     assert len(issues) == 1
     issue = issues[0]
@@ -106,10 +121,18 @@ def test_invalid_values_name_parameter_value_and_example(parameter: str, value: 
     assert f"(example: {parameter}: " in issue.message
 
 
-@pytest.mark.parametrize(("raw", "normal"), [
-    ("none", "none"), ("0", "none"), ("gzip", "gzip"), ("GZIP:9", "gzip:9"), ("lz4", "lz4"),
-    ("lz4:12", "lz4:12"), ("1", "gzip:1"),
-])
+@pytest.mark.parametrize(
+    ("raw", "normal"),
+    [
+        ("none", "none"),
+        ("0", "none"),
+        ("gzip", "gzip"),
+        ("GZIP:9", "gzip:9"),
+        ("lz4", "lz4"),
+        ("lz4:12", "lz4:12"),
+        ("1", "gzip:1"),
+    ],
+)
 def test_compression_forms(raw: str, normal: str) -> None:
     assert config.parse(view({"compression": raw}), IMAGE).compression == normal
 
@@ -126,8 +149,9 @@ def test_all_problems_are_reported_at_once() -> None:
 
 
 def test_request_may_not_exceed_limit() -> None:
-    messages = issues_of({"cpuRequest": "2", "cpuLimit": "500m", "memoryRequest": "1Gi",
-                          "memoryLimit": "2Gi"})
+    messages = issues_of(
+        {"cpuRequest": "2", "cpuLimit": "500m", "memoryRequest": "1Gi", "memoryLimit": "2Gi"}
+    )
     assert set(messages) == {"cpuRequest"}
     assert "exceeds cpuLimit '500m'" in messages["cpuRequest"]
 
@@ -169,7 +193,8 @@ def test_config_error_message_lists_every_issue() -> None:
     with pytest.raises(ConfigError) as caught:
         config.parse(view({"synchronous": "on", "verbose": "x"}), IMAGE)
     text = str(caught.value)
-    assert "synchronous='on'" in text and "verbose='x'" in text
+    assert "synchronous='on'" in text
+    assert "verbose='x'" in text
 
 
 def test_change_rules() -> None:
@@ -191,7 +216,8 @@ def test_change_reports_new_invalid_values_first() -> None:
 
 @pytest.mark.parametrize("parameters", [None, {}, {"walPVCSize": "20Gi", "synchronous": "active"}])
 def test_mutate_patch_applied_to_request_adds_the_defaults(
-        parameters: dict[str, str] | None) -> None:
+    parameters: dict[str, str] | None,
+) -> None:
     doc = cluster_document(parameters=parameters)
     patch = config.defaults_patch(ClusterView.from_dict(doc), doc)
     patched = jsonpatch.apply_patch(doc, patch)

@@ -13,8 +13,24 @@ from cnpg_wal_replica.parameters import BY_NAME
 names = st.one_of(st.sampled_from(sorted(BY_NAME)), st.text(min_size=1, max_size=12))
 values = st.one_of(
     st.text(max_size=40),
-    st.sampled_from(["active", "10Gi", "/data/wal", "gzip:5", "true", "0", "-1", "$(reboot)",
-                     "; rm -rf /", "`id`", "a\nb", "wal_replica", "1e3", "500m"]),
+    st.sampled_from(
+        [
+            "active",
+            "10Gi",
+            "/data/wal",
+            "gzip:5",
+            "true",
+            "0",
+            "-1",
+            "$(reboot)",
+            "; rm -rf /",
+            "`id`",
+            "a\nb",
+            "wal_replica",
+            "1e3",
+            "500m",
+        ]
+    ),
 )
 
 

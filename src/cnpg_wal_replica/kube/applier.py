@@ -64,6 +64,16 @@ def _kept_label_set(live: dict[str, Any] | None) -> bool:
     return bool(live and LABEL_KEPT in (live.get("metadata", {}).get("labels") or {}))
 
 
+def decide(obj: dict[str, Any], live: dict[str, Any] | None) -> Action:
+    """Pure: what to do with ``obj`` given the ``live`` object (None when absent)."""
+    desired = with_hash(obj)
+    if live is None:
+        return Action(desired, live, Verb.CREATE)
+    if up_to_date(desired, live) and not _kept_label_set(live):
+        return Action(desired, live, Verb.NONE)
+    return Action(desired, live, Verb.UPDATE)
+
+
 class Applier:
     """Get, compare and server-side apply plain-dict objects through lightkube."""
 
@@ -87,16 +97,9 @@ class Applier:
         """Read each object and decide what to do with it (reads only)."""
         actions = []
         for obj in objects:
-            desired = with_hash(obj)
-            meta = desired["metadata"]
-            live = await self.get(desired["kind"], meta["name"], meta["namespace"])
-            if live is None:
-                verb = Verb.CREATE
-            elif up_to_date(desired, live) and not _kept_label_set(live):
-                verb = Verb.NONE
-            else:
-                verb = Verb.UPDATE
-            actions.append(Action(desired, live, verb))
+            meta = obj["metadata"]
+            live = await self.get(obj["kind"], meta["name"], meta["namespace"])
+            actions.append(decide(obj, live))
         return actions
 
     async def execute(self, actions: list[Action]) -> list[Action]:

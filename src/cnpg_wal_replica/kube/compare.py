@@ -21,7 +21,12 @@ _QUANTITY_PARENTS = ("requests", "limits", "capacity")
 def desired_hash(obj: dict[str, Any]) -> str:
     """A short, stable hash of an object without its hash annotation."""
     clean = copy.deepcopy(obj)
-    clean.get("metadata", {}).get("annotations", {}).pop(ANNOTATION_DESIRED_HASH, None)
+    meta = clean.get("metadata", {})
+    annotations = meta.get("annotations")
+    if isinstance(annotations, dict):
+        annotations.pop(ANNOTATION_DESIRED_HASH, None)
+        if not annotations:
+            del meta["annotations"]
     return hashlib.sha256(json.dumps(clean, sort_keys=True).encode()).hexdigest()[:20]
 
 

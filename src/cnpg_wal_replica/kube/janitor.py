@@ -95,7 +95,7 @@ class Janitor:
     async def sweep(self) -> Sweep:
         """One pass: list, decide, act."""
         clusters = []
-        async for obj in self._client.list(Cluster):
+        async for obj in self._client.list(Cluster, namespace="*"):
             try:
                 clusters.append(ClusterView.from_dict(obj.to_dict()))  # type: ignore[no-untyped-call]
             except WalReplicaError:

@@ -15,7 +15,9 @@ from cnpg_wal_replica.specs.job import build_drop_slot_job
 IMAGE = "ghcr.io/documentdb/cnpg-wal-replica:0.1.0"
 
 
-def build(parameters: dict[str, str] | None = None, **changes: Any) -> tuple[dict[str, Any], dict[str, Any]]:
+def build(
+    parameters: dict[str, str] | None = None, **changes: Any
+) -> tuple[dict[str, Any], dict[str, Any]]:
     doc = cluster_document(parameters=parameters)
     for path, value in changes.items():
         node = doc
@@ -43,7 +45,8 @@ def test_pvc_is_owned_not_controlled() -> None:
     assert pvc["spec"]["resources"]["requests"]["storage"] == "20Gi"
     assert pvc["spec"]["storageClassName"] == "fast"
     (owner,) = pvc["metadata"]["ownerReferences"]
-    assert owner["controller"] is False and "blockOwnerDeletion" not in owner
+    assert owner["controller"] is False
+    assert "blockOwnerDeletion" not in owner
 
 
 def test_pvc_without_class_leaves_it_to_the_cluster_default() -> None:
@@ -81,8 +84,9 @@ def test_only_ca_crt_is_mounted_from_the_ca_secret() -> None:
 
 
 def test_user_certificate_secrets_from_status_are_used() -> None:
-    _, dep = build(status__certificates={"serverCASecret": "my-ca",
-                                         "replicationTLSSecret": "my-repl"})
+    _, dep = build(
+        status__certificates={"serverCASecret": "my-ca", "replicationTLSSecret": "my-repl"}
+    )
     volumes = {v["name"]: v for v in dep["spec"]["template"]["spec"]["volumes"]}
     assert volumes["server-ca"]["secret"]["secretName"] == "my-ca"
     assert volumes["replication-tls"]["secret"]["secretName"] == "my-repl"
@@ -92,8 +96,10 @@ def test_secret_name_change_changes_pod_template_annotation() -> None:
     _, before = build()
     _, after = build(status__certificates={"serverCASecret": "rotated-ca"})
     key = ANNOTATION_SECRETS
-    assert (before["spec"]["template"]["metadata"]["annotations"][key]
-            != after["spec"]["template"]["metadata"]["annotations"][key])
+    assert (
+        before["spec"]["template"]["metadata"]["annotations"][key]
+        != after["spec"]["template"]["metadata"]["annotations"][key]
+    )
 
 
 def test_security_context_uses_cluster_uid_and_is_restricted() -> None:
@@ -129,8 +135,15 @@ def test_probes_hit_the_receiver_health_endpoints() -> None:
 
 
 def test_env_carries_the_configuration() -> None:
-    _, dep = build({"synchronous": "active", "compression": "lz4", "walDirectory": "/data/wal",
-                    "retentionMaxAge": "2d", "retentionMaxSize": "5Gi"})
+    _, dep = build(
+        {
+            "synchronous": "active",
+            "compression": "lz4",
+            "walDirectory": "/data/wal",
+            "retentionMaxAge": "2d",
+            "retentionMaxSize": "5Gi",
+        }
+    )
     e = env(dep)
     assert e["WAL_RECEIVER_HOST"] == "pg-rw"
     assert e["WAL_RECEIVER_SSLMODE"] == "verify-full"
@@ -148,8 +161,7 @@ def test_resources_only_when_given() -> None:
     _, dep = build()
     assert "resources" not in container(dep)
     _, dep = build({"cpuRequest": "100m", "memoryLimit": "1Gi"})
-    assert container(dep)["resources"] == {"requests": {"cpu": "100m"},
-                                           "limits": {"memory": "1Gi"}}
+    assert container(dep)["resources"] == {"requests": {"cpu": "100m"}, "limits": {"memory": "1Gi"}}
 
 
 @pytest.mark.parametrize("name", ["pg", "a" * 40])
@@ -164,4 +176,5 @@ def test_drop_slot_job_reuses_receiver_credentials_without_the_volume(name: str)
     assert pod["containers"][0]["args"] == ["drop-slot"]
     assert {v["name"] for v in pod["volumes"]} == {"server-ca", "replication-tls", "tmp"}
     names = {e["name"] for e in pod["containers"][0]["env"]}
-    assert "WAL_RECEIVER_SLOT_NAME" in names and "WAL_RECEIVER_WAL_DIRECTORY" not in names
+    assert "WAL_RECEIVER_SLOT_NAME" in names
+    assert "WAL_RECEIVER_WAL_DIRECTORY" not in names

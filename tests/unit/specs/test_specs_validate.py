@@ -14,9 +14,18 @@ from cnpg_wal_replica.specs.job import build_drop_slot_job
 
 KUBERNETES_VERSION = "1.34"
 
-FULL = {"synchronous": "active", "walStorageClass": "fast", "cpuRequest": "100m",
-        "cpuLimit": "1", "memoryRequest": "64Mi", "memoryLimit": "256Mi", "compression": "gzip:3",
-        "retentionMaxAge": "7d", "retentionMaxSize": "5Gi", "walDirectory": "/data/wal"}
+FULL = {
+    "synchronous": "active",
+    "walStorageClass": "fast",
+    "cpuRequest": "100m",
+    "cpuLimit": "1",
+    "memoryRequest": "64Mi",
+    "memoryLimit": "256Mi",
+    "compression": "gzip:3",
+    "retentionMaxAge": "7d",
+    "retentionMaxSize": "5Gi",
+    "walDirectory": "/data/wal",
+}
 
 
 def objects(parameters: dict[str, str] | None) -> list[dict[str, Any]]:

@@ -1,0 +1,92 @@
+"""Volume conflicts with the live PVC and the synchronous-standby advice."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+from support.clusters import cluster_document
+
+from cnpg_wal_replica import checks, config
+from cnpg_wal_replica.cluster import ClusterView
+
+
+def setup(
+    parameters: dict[str, str] | None = None, sync: dict[str, Any] | None = None, **spec: Any
+) -> tuple[ClusterView, config.Configuration]:
+    doc = cluster_document(parameters=parameters)
+    if sync is not None:
+        doc["spec"]["postgresql"]["synchronous"] = sync
+    doc["spec"].update(spec)
+    view = ClusterView.from_dict(doc)
+    return view, config.parse(view, "r:1")
+
+
+def live_pvc(size: str, storage_class: str | None = "standard") -> dict[str, Any]:
+    spec: dict[str, Any] = {"resources": {"requests": {"storage": size}}}
+    if storage_class:
+        spec["storageClassName"] = storage_class
+    return {"spec": spec}
+
+
+def test_shrinking_the_volume_is_refused_with_the_minimum() -> None:
+    view, cfg = setup({"walPVCSize": "5Gi"})
+    (issue,) = checks.volume_conflicts(view, cfg, live_pvc("10Gi"))
+    assert issue.parameter == "walPVCSize"
+    assert "at least 10Gi" in issue.message
+
+
+def test_growing_or_equal_is_fine() -> None:
+    view, cfg = setup({"walPVCSize": "10240Mi"})
+    assert checks.volume_conflicts(view, cfg, live_pvc("10Gi")) == ()
+    assert checks.volume_conflicts(view, cfg, None) == ()
+
+
+def test_changing_the_storage_class_is_refused() -> None:
+    view, cfg = setup({"walStorageClass": "fast"})
+    (issue,) = checks.volume_conflicts(view, cfg, live_pvc("10Gi", "standard"))
+    assert issue.parameter == "walStorageClass"
+    assert "'standard'" in issue.message
+
+
+@pytest.mark.parametrize(
+    ("sync", "spec", "fragment"),
+    [
+        (None, {}, "has no synchronous block"),
+        (
+            {"method": "any", "number": 1, "standbyNamesPost": ["other"]},
+            {},
+            "in neither standbyNamesPre nor standbyNamesPost",
+        ),
+        ({"method": "any", "number": 1, "dataDurability": "preferred"}, {}, "preferred"),
+        (None, {"minSyncReplicas": 1, "maxSyncReplicas": 1}, "minSyncReplicas"),
+    ],
+)
+def test_synchronous_active_needs_the_name_listed(
+    sync: Any, spec: dict[str, Any], fragment: str
+) -> None:
+    view, cfg = setup({"synchronous": "active"}, sync, **spec)
+    advice = checks.synchronous_advice(view, cfg)
+    assert advice is not None
+    assert fragment in advice
+    assert "pg-wal-receiver" in advice
+
+
+def test_synchronous_listed_in_any_case_is_fine() -> None:
+    view, cfg = setup(
+        {"synchronous": "active"},
+        {"method": "first", "number": 1, "standbyNamesPre": ["PG-WAL-Receiver"]},
+    )
+    assert checks.synchronous_advice(view, cfg) is None
+
+
+def test_listed_but_inactive_warns_about_stalled_commits() -> None:
+    view, cfg = setup({}, {"method": "first", "number": 1, "standbyNamesPre": ["pg-wal-receiver"]})
+    advice = checks.synchronous_advice(view, cfg)
+    assert advice is not None
+    assert "commits would stall" in advice
+
+
+def test_inactive_and_unlisted_says_nothing() -> None:
+    view, cfg = setup()
+    assert checks.synchronous_advice(view, cfg) is None
