@@ -1,0 +1,87 @@
+"""CNPG-I ReconcilerHooks for Clusters: Pre never fails, Post applies the receiver objects."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import grpc
+import structlog
+
+from cnpg_wal_replica.errors import ClusterDecodeError
+from cnpg_wal_replica.plugin._pb import reconciler_pb2, reconciler_pb2_grpc
+from cnpg_wal_replica.plugin.core import PluginCore
+from cnpg_wal_replica.plugin.status import abort_with
+
+log = structlog.get_logger(__name__)
+
+_Kind = reconciler_pb2.ReconcilerHooksCapability.Kind
+_CONTINUE = reconciler_pb2.ReconcilerHooksResult(
+    behavior=reconciler_pb2.ReconcilerHooksResult.BEHAVIOR_CONTINUE
+)
+
+
+def kind_of(resource_json: bytes) -> str | None:
+    """The top-level ``kind`` of a Kubernetes object's JSON, or ``None`` if unreadable."""
+    try:
+        document = json.loads(resource_json)
+    except (ValueError, UnicodeDecodeError):
+        return None
+    if not isinstance(document, dict):
+        return None
+    kind = document.get("kind")
+    return kind if isinstance(kind, str) else None
+
+
+class ReconcilerHooksServicer(reconciler_pb2_grpc.ReconcilerHooksServicer):
+    """Hooks only KIND_CLUSTER; anything else is answered CONTINUE untouched."""
+
+    def __init__(self, core: PluginCore) -> None:
+        self._core = core
+        self._capabilities = reconciler_pb2.ReconcilerHooksCapabilitiesResult(
+            reconciler_capabilities=[
+                reconciler_pb2.ReconcilerHooksCapability(kind=_Kind.KIND_CLUSTER)
+            ]
+        )
+
+    async def GetCapabilities(  # noqa: N802
+        self,
+        request: reconciler_pb2.ReconcilerHooksCapabilitiesRequest,
+        context: grpc.aio.ServicerContext[Any, Any],
+    ) -> reconciler_pb2.ReconcilerHooksCapabilitiesResult:
+        return self._capabilities
+
+    async def Pre(  # noqa: N802
+        self,
+        request: reconciler_pb2.ReconcilerHooksRequest,
+        context: grpc.aio.ServicerContext[Any, Any],
+    ) -> reconciler_pb2.ReconcilerHooksResult:
+        """Always CONTINUE: an error or requeue here would block the Cluster, failover
+        included (CNPG-I §2.6)."""
+        resource = request.resource_definition or request.cluster_definition
+        if kind_of(resource) != "Cluster":
+            return _CONTINUE
+        try:
+            self._core.pre(request.cluster_definition or resource)
+        except Exception:
+            log.exception("rpc.pre_failed_ignored")
+        return _CONTINUE
+
+    async def Post(  # noqa: N802
+        self,
+        request: reconciler_pb2.ReconcilerHooksRequest,
+        context: grpc.aio.ServicerContext[Any, Any],
+    ) -> reconciler_pb2.ReconcilerHooksResult:
+        resource = request.resource_definition or request.cluster_definition
+        try:
+            kind = kind_of(resource)
+            if kind is None:
+                raise ClusterDecodeError(
+                    "the resource sent to Post is not a JSON object with a 'kind'"
+                )
+            if kind != "Cluster":
+                return _CONTINUE
+            await self._core.post(request.cluster_definition or resource)
+        except Exception as error:
+            await abort_with(context, error, "Post")
+        return _CONTINUE

@@ -1,0 +1,169 @@
+"""The plugin server's lifecycle: build the grpc.aio server, serve, drain on SIGTERM.
+
+    PluginServer.build(settings, core, certificates)  register services + health, bind mTLS
+    await server.start()                               Identity SERVING, the rest once
+    await server.core_ready()                          the core is attached
+    await server.shutdown(grace)                       NOT_SERVING, then drain in-flight calls
+    await run(settings, open_core)                     all of it, until SIGTERM/SIGINT
+"""
+
+from __future__ import annotations
+
+import asyncio
+import signal
+from collections.abc import Callable
+from contextlib import AbstractAsyncContextManager
+from dataclasses import dataclass
+from typing import Any
+
+import grpc
+import structlog
+from grpc_health.v1 import health, health_pb2, health_pb2_grpc
+
+from cnpg_wal_replica import metadata
+from cnpg_wal_replica.plugin._pb import identity_pb2, operator_pb2, reconciler_pb2
+from cnpg_wal_replica.plugin._pb.identity_pb2_grpc import add_IdentityServicer_to_server
+from cnpg_wal_replica.plugin._pb.operator_pb2_grpc import add_OperatorServicer_to_server
+from cnpg_wal_replica.plugin._pb.reconciler_pb2_grpc import (
+    add_ReconcilerHooksServicer_to_server,
+)
+from cnpg_wal_replica.plugin.core import PluginCore
+from cnpg_wal_replica.plugin.deferred import DeferredCore
+from cnpg_wal_replica.plugin.identity import IdentityServicer
+from cnpg_wal_replica.plugin.operator import OperatorServicer
+from cnpg_wal_replica.plugin.reconciler import ReconcilerHooksServicer
+from cnpg_wal_replica.plugin.settings import ServerSettings
+from cnpg_wal_replica.plugin.tls import ReloadingCertificates, server_credentials
+
+log = structlog.get_logger(__name__)
+
+CoreFactory = Callable[[ServerSettings], AbstractAsyncContextManager[PluginCore]]
+"""Opens the plugin's logic for the server's lifetime (and its background loops)."""
+
+SERVICE_NAMES: tuple[str, ...] = (
+    identity_pb2.DESCRIPTOR.services_by_name["Identity"].full_name,
+    operator_pb2.DESCRIPTOR.services_by_name["Operator"].full_name,
+    reconciler_pb2.DESCRIPTOR.services_by_name["ReconcilerHooks"].full_name,
+)
+OVERALL = ""
+"""The health service's name for the server as a whole."""
+
+SERVER_OPTIONS: tuple[tuple[str, Any], ...] = (
+    # Two servers on one port would split the operator's connections silently.
+    ("grpc.so_reuseport", 0),
+    # Cap connection age so pooled operator connections re-handshake (and pick up rotated
+    # certificates) and spread over replicas; the grace lets in-flight calls finish.
+    ("grpc.max_connection_age_ms", 30 * 60 * 1000),
+    ("grpc.max_connection_age_grace_ms", 60 * 1000),
+    # Pre/Post carry the Cluster twice; a Cluster may be up to etcd's 1.5 MiB.
+    ("grpc.max_receive_message_length", 16 * 1024 * 1024),
+)
+
+
+@dataclass
+class PluginServer:
+    """A bound, not yet started server and its health servicer."""
+
+    server: grpc.aio.Server
+    health: Any  # grpc_health.v1._async.HealthServicer (untyped package)
+    port: int
+
+    @classmethod
+    def build(
+        cls, settings: ServerSettings, core: PluginCore, certificates: ReloadingCertificates
+    ) -> PluginServer:
+        server = grpc.aio.server(
+            maximum_concurrent_rpcs=settings.max_concurrent_calls, options=SERVER_OPTIONS
+        )
+        add_IdentityServicer_to_server(IdentityServicer(), server)
+        add_OperatorServicer_to_server(
+            OperatorServicer(core, enable_set_status=settings.enable_set_status), server
+        )
+        add_ReconcilerHooksServicer_to_server(ReconcilerHooksServicer(core), server)
+        health_servicer = health.aio.HealthServicer()
+        health_pb2_grpc.add_HealthServicer_to_server(health_servicer, server)
+        port = server.add_secure_port(settings.bind_address, server_credentials(certificates))
+        if port == 0:  # pragma: no cover - grpc reports bind failures by returning 0
+            raise OSError(f"cannot listen on {settings.address!r}: address in use or invalid")
+        return cls(server, health_servicer, port)
+
+    async def start(self) -> None:
+        """Serve; only Identity reports SERVING until ``core_ready``."""
+        await self.server.start()
+        await self.health.set(SERVICE_NAMES[0], health_pb2.HealthCheckResponse.SERVING)
+        for name in (*SERVICE_NAMES[1:], OVERALL):
+            await self.health.set(name, health_pb2.HealthCheckResponse.NOT_SERVING)
+
+    async def core_ready(self) -> None:
+        for name in (*SERVICE_NAMES, OVERALL):
+            await self.health.set(name, health_pb2.HealthCheckResponse.SERVING)
+
+    async def shutdown(self, grace: float) -> None:
+        """Report NOT_SERVING everywhere, refuse new calls, let in-flight ones finish."""
+        await self.health.enter_graceful_shutdown()
+        await self.server.stop(grace)
+
+
+def _install_signal_handlers(stop: asyncio.Event) -> Callable[[], None]:
+    loop = asyncio.get_running_loop()
+    signals = (signal.SIGTERM, signal.SIGINT)
+
+    def on_signal(signum: int) -> None:
+        log.info("server.signal", signal=signal.Signals(signum).name)
+        stop.set()
+
+    for signum in signals:
+        loop.add_signal_handler(signum, on_signal, signum)
+
+    def remove() -> None:
+        for signum in signals:
+            loop.remove_signal_handler(signum)
+
+    return remove
+
+
+async def run(
+    settings: ServerSettings,
+    certificates: ReloadingCertificates,
+    open_core: CoreFactory,
+    *,
+    stop: asyncio.Event | None = None,
+) -> None:
+    """Serve until SIGTERM/SIGINT (or ``stop`` is set), then drain within the grace period.
+
+    The server listens first and opens the core afterwards (its imports run in a thread),
+    so Probe answers as early as possible; calls that need the core wait for it.
+    """
+    stop = stop or asyncio.Event()
+    remove_handlers = _install_signal_handlers(stop)
+    core = DeferredCore()
+    plugin = PluginServer.build(settings, core, certificates)
+    drained = False
+    try:
+        await plugin.start()
+        log.info(
+            "server.serving",
+            plugin=metadata.PLUGIN_NAME,
+            version=metadata.VERSION,
+            address=settings.bind_address,
+            port=plugin.port,
+            set_status_enabled=settings.enable_set_status,
+            certificates=certificates.bundle.fingerprint,
+        )
+        opening = await asyncio.to_thread(open_core, settings)
+        async with opening as real_core:
+            core.attach(real_core)
+            await plugin.core_ready()
+            log.info("server.core_ready")
+            try:
+                await stop.wait()
+            finally:
+                # Drain while the core is still open: in-flight calls finish normally.
+                log.info("server.draining", grace_seconds=settings.grace_period)
+                await plugin.shutdown(settings.grace_period)
+                drained = True
+                log.info("server.stopped")
+    finally:
+        if not drained:
+            await plugin.shutdown(0)
+        remove_handlers()
