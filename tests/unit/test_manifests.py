@@ -1,0 +1,299 @@
+"""The install manifests in deploy/: schema-valid, consistent with each other and least-privilege.
+
+Core kinds are validated against the Kubernetes 1.34 schemas (kubernetes-validate, strict);
+cert-manager kinds, which have no schema there, are checked structurally here and against
+the real CRDs in tests/kube/test_deploy_dryrun.py.
+"""
+
+from __future__ import annotations
+
+import re
+import shutil
+import subprocess
+import tomllib
+from pathlib import Path
+from typing import Any
+
+import kubernetes_validate
+import pytest
+import yaml
+from kustomize_lite import CLUSTER_SCOPED_KINDS, Doc, render
+
+from cnpg_wal_replica import metadata
+
+ROOT = Path(__file__).resolve().parents[2]
+DEPLOY = ROOT / "deploy"
+KUBERNETES_VERSION = "1.34"
+NAMESPACE = "cnpg-system"
+IMAGE_REPOSITORY = "ghcr.io/documentdb/cnpg-wal-replica"
+
+EXPECTED_RULES = {
+    ("apps", "deployments"): {"get", "list", "watch", "create", "patch", "update", "delete"},
+    ("", "persistentvolumeclaims"): {"get", "list", "watch", "create", "patch", "update"},
+    ("", "events"): {"create", "patch"},
+    ("events.k8s.io", "events"): {"create", "patch"},
+    ("batch", "jobs"): {"get", "list", "create", "delete"},
+    ("postgresql.cnpg.io", "clusters"): {"get", "list", "watch"},
+}
+"""The whole API surface of the plugin server. Widening it is a reviewed decision."""
+
+CERTIFICATE_SPEC_KEYS = {
+    "additionalOutputFormats", "commonName", "dnsNames", "duration", "emailAddresses",
+    "encodeUsagesInRequest", "ipAddresses", "isCA", "issuerRef", "keystores",
+    "literalSubject", "nameConstraints", "otherNames", "privateKey", "renewBefore",
+    "renewBeforePercentage", "revisionHistoryLimit", "secretName", "secretTemplate",
+    "signatureAlgorithm", "subject", "uris", "usages",
+}  # fmt: skip
+"""Fields of cert-manager.io/v1 CertificateSpec."""
+ISSUER_TYPES = {"acme", "ca", "selfSigned", "vault", "venafi"}
+PRIVATE_KEY = {"algorithm": {"RSA", "ECDSA", "Ed25519"}, "rotationPolicy": {"Never", "Always"}}
+
+
+@pytest.fixture(scope="module")
+def docs() -> list[Doc]:
+    return render(DEPLOY)
+
+
+def one(docs: list[Doc], kind: str, name: str | None = None) -> Doc:
+    found = [d for d in docs if d["kind"] == kind and name in (None, d["metadata"]["name"])]
+    assert len(found) == 1, f"expected one {kind} {name or ''}, found {len(found)}"
+    return found[0]
+
+
+def plugin_container(docs: list[Doc]) -> dict[str, Any]:
+    pod = one(docs, "Deployment")["spec"]["template"]["spec"]
+    (container,) = pod["containers"]
+    return dict(container)
+
+
+def go_duration_hours(text: str) -> float:
+    match = re.fullmatch(r"(\d+)h(?:(\d+)m)?(?:(\d+)s)?", text)
+    assert match, f"{text!r} is not an hours-based Go duration"
+    return int(match[1]) + int(match[2] or 0) / 60 + int(match[3] or 0) / 3600
+
+
+def by_identity(docs: list[Doc]) -> dict[tuple[str, str], Doc]:
+    return {(d["kind"], d["metadata"]["name"]): d for d in docs}
+
+
+# --- the renderer ----------------------------------------------------------------------
+
+
+@pytest.mark.skipif(shutil.which("kubectl") is None, reason="kubectl not installed")
+def test_renderer_matches_kubectl_kustomize(docs: list[Doc]) -> None:
+    output = subprocess.run(
+        ["kubectl", "kustomize", str(DEPLOY)], capture_output=True, text=True, check=True,
+        timeout=60,
+    ).stdout  # fmt: skip
+    assert by_identity(docs) == by_identity(list(yaml.safe_load_all(output)))
+
+
+def test_image_override_is_copied_into_plugin_image(tmp_path: Path) -> None:
+    overlay = tmp_path / "deploy"
+    shutil.copytree(DEPLOY, overlay)
+    kustomization = yaml.safe_load((overlay / "kustomization.yaml").read_text())
+    kustomization["images"] = [
+        {"name": IMAGE_REPOSITORY, "newName": "registry.example/wal", "newTag": "9.9.9"}
+    ]
+    (overlay / "kustomization.yaml").write_text(yaml.safe_dump(kustomization))
+    container = plugin_container(render(overlay))
+    env = {e["name"]: e.get("value") for e in container["env"]}
+    assert container["image"] == "registry.example/wal:9.9.9"
+    assert env["PLUGIN_IMAGE"] == "registry.example/wal:9.9.9"
+
+
+# --- schemas ---------------------------------------------------------------------------
+
+
+def test_core_kinds_pass_kubernetes_validate_strict(docs: list[Doc]) -> None:
+    core = [d for d in docs if not d["apiVersion"].startswith("cert-manager.io/")]
+    assert {d["kind"] for d in core} == {
+        "ClusterRole", "ClusterRoleBinding", "Deployment", "PodDisruptionBudget", "Service",
+        "ServiceAccount",
+    }  # fmt: skip
+    for doc in core:
+        kubernetes_validate.validate(doc, KUBERNETES_VERSION, strict=True)
+
+
+def test_strict_validation_rejects_an_unknown_field(docs: list[Doc]) -> None:
+    broken = one(docs, "Service")
+    broken = {**broken, "spec": {**broken["spec"], "portz": []}}
+    with pytest.raises(kubernetes_validate.ValidationError):
+        kubernetes_validate.validate(broken, KUBERNETES_VERSION, strict=True)
+
+
+def test_cert_manager_kinds_are_structurally_valid(docs: list[Doc]) -> None:
+    cert_manager = [d for d in docs if d["apiVersion"].startswith("cert-manager.io/")]
+    assert {d["apiVersion"] for d in cert_manager} == {"cert-manager.io/v1"}
+    issuers = {d["metadata"]["name"] for d in cert_manager if d["kind"] == "Issuer"}
+    for issuer in (d for d in cert_manager if d["kind"] == "Issuer"):
+        assert set(issuer["spec"]) <= ISSUER_TYPES
+        assert len(issuer["spec"]) == 1
+    certificates = [d for d in cert_manager if d["kind"] == "Certificate"]
+    assert len(certificates) == 2
+    for cert in certificates:
+        spec = cert["spec"]
+        assert set(spec) <= CERTIFICATE_SPEC_KEYS, set(spec) - CERTIFICATE_SPEC_KEYS
+        ref = spec["issuerRef"]
+        assert ref == {"name": ref["name"], "kind": "Issuer", "group": "cert-manager.io"}
+        assert ref["name"] in issuers
+        assert go_duration_hours(spec["duration"]) == 2160
+        assert go_duration_hours(spec["renewBefore"]) == 360
+        assert spec["isCA"] is False
+        for key, allowed in PRIVATE_KEY.items():
+            assert spec["privateKey"][key] in allowed
+    assert {d["kind"] for d in cert_manager} == {"Issuer", "Certificate"}
+
+
+def test_namespaced_objects_are_in_the_operator_namespace(docs: list[Doc]) -> None:
+    for doc in docs:
+        if doc["kind"] in CLUSTER_SCOPED_KINDS:
+            assert "namespace" not in doc["metadata"]
+        else:
+            assert doc["metadata"]["namespace"] == NAMESPACE
+
+
+# --- discovery and mTLS wiring ---------------------------------------------------------
+
+
+def test_service_is_discoverable_by_the_operator(docs: list[Doc]) -> None:
+    service = one(docs, "Service")
+    assert service["metadata"]["labels"]["cnpg.io/pluginName"] == metadata.PLUGIN_NAME
+    annotations = service["metadata"]["annotations"]
+    (port,) = service["spec"]["ports"]
+    assert annotations["cnpg.io/pluginPort"] == str(port["port"]) == "9090"
+    container = plugin_container(docs)
+    (container_port,) = container["ports"]
+    assert port["targetPort"] == container_port["name"]
+    assert container_port["containerPort"] == 9090
+    template = one(docs, "Deployment")["spec"]["template"]["metadata"]["labels"]
+    assert service["spec"]["selector"].items() <= template.items()
+
+
+def test_server_certificate_names_the_service(docs: list[Doc]) -> None:
+    service = one(docs, "Service")["metadata"]["name"]
+    server = one(docs, "Certificate", "cnpg-wal-replica-server")["spec"]
+    assert service in server["dnsNames"]
+    assert server["usages"] == ["server auth"]
+    client = one(docs, "Certificate", "cnpg-wal-replica-client")["spec"]
+    assert client["usages"] == ["client auth"]
+    assert "dnsNames" not in client
+
+
+def test_secret_names_agree_across_service_certificates_and_deployment(docs: list[Doc]) -> None:
+    annotations = one(docs, "Service")["metadata"]["annotations"]
+    server_secret = annotations["cnpg.io/pluginServerSecret"]
+    client_secret = annotations["cnpg.io/pluginClientSecret"]
+    server = one(docs, "Certificate", "cnpg-wal-replica-server")["spec"]
+    client = one(docs, "Certificate", "cnpg-wal-replica-client")["spec"]
+    assert server["secretName"] == server_secret
+    assert client["secretName"] == client_secret
+    assert server_secret != client_secret
+
+    pod = one(docs, "Deployment")["spec"]["template"]["spec"]
+    secrets = {v["name"]: v["secret"]["secretName"] for v in pod["volumes"] if "secret" in v}
+    mounts = {m["mountPath"]: m for m in plugin_container(docs)["volumeMounts"]}
+    assert secrets[mounts["/server"]["name"]] == server_secret
+    assert secrets[mounts["/client"]["name"]] == client_secret
+    modes = {v["secret"]["defaultMode"] for v in pod["volumes"] if "secret" in v}
+    assert modes == {0o440}, "the key must not be world-readable"
+    assert mounts["/server"]["readOnly"] is True
+    assert mounts["/client"]["readOnly"] is True
+    assert plugin_container(docs)["args"] == [
+        "serve",
+        "--server-cert=/server/tls.crt",
+        "--server-key=/server/tls.key",
+        "--client-cert=/client/tls.crt",
+        "--server-address=:9090",
+    ]
+
+
+# --- availability ------------------------------------------------------------------------
+
+
+def test_plugin_server_is_highly_available(docs: list[Doc]) -> None:
+    deployment = one(docs, "Deployment")
+    spec = deployment["spec"]
+    assert spec["replicas"] >= 2
+    assert spec["strategy"]["rollingUpdate"]["maxUnavailable"] == 0
+    pod_labels = spec["template"]["metadata"]["labels"]
+    anti = spec["template"]["spec"]["affinity"]["podAntiAffinity"]
+    (term,) = anti["preferredDuringSchedulingIgnoredDuringExecution"]
+    assert term["podAffinityTerm"]["topologyKey"] == "kubernetes.io/hostname"
+    assert term["podAffinityTerm"]["labelSelector"]["matchLabels"].items() <= pod_labels.items()
+    pdb = one(docs, "PodDisruptionBudget")["spec"]
+    assert pdb["minAvailable"] == 1
+    assert pdb["selector"]["matchLabels"] == spec["selector"]["matchLabels"]
+    container = plugin_container(docs)
+    for probe in ("readinessProbe", "livenessProbe"):
+        assert container[probe]["tcpSocket"]["port"] == "grpc"
+    for section in ("requests", "limits"):
+        assert {"cpu", "memory"} <= set(container["resources"][section])
+
+
+def test_image_is_the_released_version_and_plugin_image_follows_it(docs: list[Doc]) -> None:
+    version = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]["version"]
+    container = plugin_container(docs)
+    assert container["image"] == f"{IMAGE_REPOSITORY}:{version}"
+    env = {e["name"]: e.get("value") for e in container["env"]}
+    assert env["PLUGIN_IMAGE"] == container["image"]
+
+
+# --- security ----------------------------------------------------------------------------
+
+
+def test_pod_meets_the_restricted_pod_security_standard(docs: list[Doc]) -> None:
+    pod = one(docs, "Deployment")["spec"]["template"]["spec"]
+    pod_context = pod["securityContext"]
+    assert pod_context["runAsNonRoot"] is True
+    assert isinstance(pod_context["runAsUser"], int)
+    assert pod_context["runAsUser"] > 0
+    assert pod_context["seccompProfile"] == {"type": "RuntimeDefault"}
+    container = plugin_container(docs)["securityContext"]
+    assert container["allowPrivilegeEscalation"] is False
+    assert container["readOnlyRootFilesystem"] is True
+    assert container["capabilities"] == {"drop": ["ALL"]}
+    assert "hostNetwork" not in pod
+    assert "hostPID" not in pod
+    assert not any("hostPath" in v for v in pod["volumes"])
+    assert pod["automountServiceAccountToken"] is True
+    assert pod["serviceAccountName"] == one(docs, "ServiceAccount")["metadata"]["name"]
+
+
+def test_pod_user_is_the_image_user() -> None:
+    dockerfile_user = [
+        line.split()[1]
+        for line in (ROOT / "Dockerfile").read_text().splitlines()
+        if line.startswith("USER ")
+    ][-1]
+    pod = one(render(DEPLOY), "Deployment")["spec"]["template"]["spec"]["securityContext"]
+    assert dockerfile_user == f"{pod['runAsUser']}:{pod['runAsGroup']}"
+
+
+def test_cluster_role_grants_exactly_what_the_plugin_uses(docs: list[Doc]) -> None:
+    role = one(docs, "ClusterRole", "cnpg-wal-replica")
+    granted: dict[tuple[str, str], set[str]] = {}
+    for rule in role["rules"]:
+        assert "nonResourceURLs" not in rule
+        assert "resourceNames" not in rule
+        for group in rule["apiGroups"]:
+            for resource in rule["resources"]:
+                granted.setdefault((group, resource), set()).update(rule["verbs"])
+    assert granted == EXPECTED_RULES
+    for rule in role["rules"]:
+        for field in ("apiGroups", "resources", "verbs"):
+            assert "*" not in rule[field], f"wildcard in {field}: {rule}"
+        assert "secrets" not in rule["resources"]
+
+
+def test_cluster_role_binding_binds_the_plugin_service_account(docs: list[Doc]) -> None:
+    binding = one(docs, "ClusterRoleBinding")
+    account = one(docs, "ServiceAccount")["metadata"]
+    assert binding["roleRef"] == {
+        "apiGroup": "rbac.authorization.k8s.io",
+        "kind": "ClusterRole",
+        "name": "cnpg-wal-replica",
+    }
+    assert binding["subjects"] == [
+        {"kind": "ServiceAccount", "name": account["name"], "namespace": account["namespace"]}
+    ]
