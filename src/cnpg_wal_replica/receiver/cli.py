@@ -1,0 +1,66 @@
+"""``cnpg-wal-replica receive``: options mirror the ``WAL_RECEIVER_*`` environment.
+
+Imports stay light here; settings, psycopg and the supervisor load inside the command.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import click
+
+OPTIONS: tuple[tuple[str, str], ...] = (
+    ("host", "PostgreSQL host (the cluster's -rw Service); required"),
+    ("port", "PostgreSQL port [5432]"),
+    ("database", "database for status queries [postgres]"),
+    ("user", "role to connect as [streaming_replica]"),
+    ("sslmode", "libpq sslmode [verify-full]"),
+    ("sslrootcert", "CA certificate file"),
+    ("sslcert", "client certificate file"),
+    ("sslkey", "client key file"),
+    ("slot-name", "physical replication slot [wal_replica]"),
+    ("application-name", "application_name the primary sees; required"),
+    ("wal-directory", "directory the WAL is written to; required"),
+    ("compression", "none, gzip, gzip:N, lz4 or lz4:N [none]"),
+    ("retention-max-age", "delete segments older than this, e.g. 7d [none]"),
+    ("retention-max-size", "keep the archive under this size, e.g. 50Gi [none]"),
+    ("http-address", "listen address of /metrics, /healthz, /readyz [0.0.0.0:8080]"),
+    ("log-format", "json or console [json unless stderr is a terminal]"),
+    ("pg-receivewal", "path of pg_receivewal [found on PATH or /usr/lib/postgresql]"),
+)
+FLAGS: tuple[tuple[str, str], ...] = (
+    ("synchronous", "the receiver is a synchronous standby [false]"),
+    ("verbose", "pass --verbose to pg_receivewal [false]"),
+)
+
+
+def _env(name: str) -> str:
+    return "WAL_RECEIVER_" + name.replace("-", "_").upper()
+
+
+def _with_options(func: Any) -> Any:
+    for name, text in reversed(FLAGS):
+        func = click.option(
+            f"--{name}/--no-{name}", default=None, help=f"{text} (env {_env(name)})"
+        )(func)
+    for name, text in reversed(OPTIONS):
+        func = click.option(f"--{name}", default=None, help=f"{text} (env {_env(name)})")(func)
+    return func
+
+
+@click.command("receive")
+@_with_options
+def receive(**values: Any) -> None:
+    """Stream WAL from the primary with a supervised pg_receivewal."""
+    import asyncio
+
+    from cnpg_wal_replica.receiver.app import run_receiver
+    from cnpg_wal_replica.receiver.logs import configure_logging
+    from cnpg_wal_replica.receiver.settings import SettingsError, load_settings
+
+    try:
+        settings = load_settings(values)
+    except SettingsError as exc:
+        raise click.UsageError(str(exc)) from None
+    configure_logging(settings.log_format)
+    raise SystemExit(asyncio.run(run_receiver(settings)))

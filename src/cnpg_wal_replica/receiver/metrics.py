@@ -1,0 +1,76 @@
+"""Every receiver metric, its name and help text, in one place (own registry)."""
+
+from __future__ import annotations
+
+from prometheus_client import CollectorRegistry, Counter, Gauge
+
+PREFIX = "cnpg_wal_replica_receiver_"
+
+
+class ReceiverMetrics:
+    """The receiver's Prometheus metrics, registered in a private registry."""
+
+    def __init__(self) -> None:
+        self.registry = CollectorRegistry(auto_describe=True)
+        r = self.registry
+
+        def gauge(name: str, doc: str, labels: tuple[str, ...] = ()) -> Gauge:
+            return Gauge(PREFIX + name, doc, labels, registry=r)
+
+        self.received_lsn = gauge("received_lsn", "Last WAL position received (as a number).")
+        self.flushed_lsn = gauge(
+            "flushed_lsn", "Last WAL position flushed to disk and confirmed to the server."
+        )
+        self.primary_lsn = gauge("primary_current_lsn", "The primary's current WAL position.")
+        self.lag_bytes = gauge("lag_bytes", "Primary's current LSN minus the flushed LSN.")
+        self.timeline = gauge("timeline", "Timeline being streamed.")
+        self.last_segment = gauge(
+            "last_segment_info", "Newest complete segment on disk (label), value 1.", ("segment",)
+        )
+        self.last_segment_time = gauge(
+            "last_segment_timestamp_seconds", "Modification time of the newest complete segment."
+        )
+        self.segments_on_disk = gauge("segments_on_disk", "Complete segments in the directory.")
+        self.bytes_on_disk = gauge("archive_bytes", "Bytes of segments, partials and histories.")
+        self.free_bytes = gauge("volume_free_bytes", "Free bytes on the WAL volume.")
+        self.restarts = Counter(
+            PREFIX + "restarts", "pg_receivewal (re)starts after the first.", registry=r
+        )
+        self.connected = gauge("connected", "1 when our slot has an active walsender.")
+        self.streaming = gauge("ready", "1 when /readyz answers 200.")
+        self.slot_wal_status = gauge(
+            "slot_wal_status", "The slot's wal_status (label), value 1.", ("status",)
+        )
+        self.slot_safe_wal_size = gauge(
+            "slot_safe_wal_size_bytes",
+            "Bytes of WAL the primary may still write before the "
+            "slot is at risk (NaN when unlimited).",
+        )
+        self.sysid_mismatch = gauge(
+            "system_identifier_mismatch",
+            "1 when the directory holds WAL of another system; nothing is written then.",
+        )
+        self.gaps = gauge("gaps", "Gaps recorded in the state file (WAL the archive lacks).")
+        self.gap_bytes = gauge("gap_bytes", "Bytes of WAL in recorded gaps.")
+        self.diverged_files = Counter(
+            PREFIX + "diverged_files", "Files moved aside after a timeline fork.", registry=r
+        )
+        self.retention_deleted = Counter(
+            PREFIX + "retention_deleted_segments", "Segments deleted by retention.", registry=r
+        )
+        self.retention_emergency = gauge(
+            "retention_emergency",
+            "1 when the last retention run trimmed beyond the policy to keep disk space free.",
+        )
+
+    def set_slot_status(self, status: str | None) -> None:
+        """One label per status seen; the current one is 1, the others 0."""
+        for known in ("reserved", "extended", "unreserved", "lost", "missing"):
+            self.slot_wal_status.labels(known).set(0)
+        self.slot_wal_status.labels(status or "missing").set(1)
+
+    def set_last_segment(self, name: str | None) -> None:
+        """Publish the newest segment name as the only label value."""
+        self.last_segment.clear()
+        if name:
+            self.last_segment.labels(name).set(1)

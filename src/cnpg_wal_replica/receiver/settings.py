@@ -1,0 +1,211 @@
+"""The receiver's settings: from ``WAL_RECEIVER_*`` environment variables or CLI options.
+
+The only contract between the plugin and the receiver is the environment that the plugin's
+Deployment builder sets and this model reads. Start-up fails with a message that names the
+setting, the bad value and an example of a good one.
+"""
+
+from __future__ import annotations
+
+import re
+import shutil
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Annotated, Any, Literal
+
+from pydantic import Field, ValidationError, field_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+
+from cnpg_wal_replica.units import parse_bytes, parse_duration
+
+ENV_PREFIX = "WAL_RECEIVER_"
+_SLOT_RE = re.compile(r"^[a-z0-9_]{1,63}$")
+_COMPRESSION_RE = re.compile(r"^(?P<method>none|gzip|lz4)(?::(?P<level>[0-9]{1,2}))?$")
+_LEVEL_RANGE = {"gzip": (1, 9), "lz4": (1, 12)}
+
+
+@dataclass(frozen=True)
+class Compression:
+    """``pg_receivewal --compress`` setting: a method and an optional level."""
+
+    method: Literal["none", "gzip", "lz4"]
+    level: int | None = None
+
+    def argument(self) -> str:
+        """The value of ``--compress`` (PostgreSQL 15 syntax: ``gzip:5``, ``lz4``)."""
+        return self.method if self.level is None else f"{self.method}:{self.level}"
+
+    @property
+    def suffix(self) -> str:
+        """File-name suffix of completed segments (``.gz``, ``.lz4`` or empty)."""
+        return {"none": "", "gzip": ".gz", "lz4": ".lz4"}[self.method]
+
+
+def parse_compression(text: str) -> Compression:
+    """Parse ``none``, ``gzip``, ``gzip:N`` (1-9), ``lz4`` or ``lz4:N`` (1-12)."""
+    match = _COMPRESSION_RE.match(text.strip().lower())
+    if match is None:
+        raise ValueError(f"{text!r} is not a compression (use none, gzip, gzip:5, lz4 or lz4:1)")
+    method = match["method"]
+    if match["level"] is None:
+        return Compression(method)  # type: ignore[arg-type]
+    if method == "none":
+        raise ValueError("compression 'none' takes no level (use none)")
+    low, high = _LEVEL_RANGE[method]
+    level = int(match["level"])
+    if not low <= level <= high:
+        raise ValueError(f"{method} level must be {low}..{high}, got {level} (e.g. {method}:{low})")
+    return Compression(method, level)  # type: ignore[arg-type]
+
+
+def find_pg_receivewal() -> Path:
+    """``pg_receivewal`` on PATH, else the newest ``/usr/lib/postgresql/<n>/bin`` one."""
+    found = shutil.which("pg_receivewal")
+    if found:
+        return Path(found)
+    candidates = sorted(
+        (
+            p
+            for p in Path("/usr/lib/postgresql").glob("*/bin/pg_receivewal")
+            if p.parent.parent.name.isdigit()
+        ),
+        key=lambda p: int(p.parent.parent.name),
+    )
+    if not candidates:
+        raise ValueError(
+            "pg_receivewal not found on PATH nor in /usr/lib/postgresql/*/bin "
+            "(install postgresql-client or set WAL_RECEIVER_PG_RECEIVEWAL)"
+        )
+    return candidates[-1]
+
+
+class ReceiverSettings(BaseSettings):
+    """Everything `cnpg-wal-replica receive` needs to know."""
+
+    model_config = SettingsConfigDict(env_prefix=ENV_PREFIX, extra="forbid", frozen=True)
+
+    host: str = Field(min_length=1, description="PostgreSQL host (the cluster's -rw Service)")
+    port: int = Field(5432, ge=1, le=65535, description="PostgreSQL port")
+    database: str = Field(
+        "postgres", min_length=1, description="database for status queries (not replication)"
+    )
+    user: str = Field("streaming_replica", min_length=1, description="role to connect as")
+    sslmode: Literal["disable", "allow", "prefer", "require", "verify-ca", "verify-full"] = Field(
+        "verify-full", description="libpq sslmode"
+    )
+    sslrootcert: Path | None = Field(None, description="CA certificate file (PEM)")
+    sslcert: Path | None = Field(None, description="client certificate file (PEM)")
+    sslkey: Path | None = Field(None, description="client key file (PEM)")
+    slot_name: str = Field("wal_replica", description="physical replication slot name")
+    application_name: str = Field(
+        min_length=1, max_length=63, description="application_name the primary sees"
+    )
+    wal_directory: Path = Field(description="directory the WAL is written to")
+    synchronous: bool = Field(False, description="flush and report each write at once")
+    compression: Annotated[Compression, NoDecode] = Field(
+        Compression("none"), description="none, gzip, gzip:N, lz4 or lz4:N"
+    )
+    verbose: bool = Field(False, description="pass --verbose to pg_receivewal")
+    retention_max_age: int | None = Field(None, description="keep WAL this long, e.g. 7d")
+    retention_max_size: int | None = Field(None, description="keep at most this much, e.g. 50Gi")
+    http_address: Annotated[tuple[str, int], NoDecode] = Field(
+        ("0.0.0.0", 8080),  # noqa: S104 - a pod's port
+        description="listen address of /metrics and probes",
+    )
+    log_format: Literal["json", "console"] | None = Field(
+        None, description="json or console (default: console on a terminal)"
+    )
+    pg_receivewal: Path = Field(
+        default_factory=find_pg_receivewal, description="path of the pg_receivewal binary"
+    )
+
+    @field_validator("slot_name")
+    @classmethod
+    def _slot(cls, value: str) -> str:
+        if not _SLOT_RE.match(value):
+            raise ValueError(f"{value!r} is not a slot name (lower-case letters, digits, _)")
+        return value
+
+    @field_validator("compression", mode="before")
+    @classmethod
+    def _compression(cls, value: Any) -> Any:
+        return parse_compression(value) if isinstance(value, str) else value
+
+    @field_validator("retention_max_age", mode="before")
+    @classmethod
+    def _age(cls, value: Any) -> Any:
+        if isinstance(value, str):
+            return parse_duration(value) if value.strip() else None
+        return value
+
+    @field_validator("retention_max_size", mode="before")
+    @classmethod
+    def _size(cls, value: Any) -> Any:
+        if isinstance(value, str):
+            return parse_bytes(value) if value.strip() else None
+        return value
+
+    @field_validator("http_address", mode="before")
+    @classmethod
+    def _address(cls, value: Any) -> Any:
+        if isinstance(value, str):
+            host, sep, port = value.rpartition(":")
+            if not sep or not port.isdigit() or not 0 <= int(port) <= 65535:
+                raise ValueError(f"{value!r} is not host:port (e.g. 0.0.0.0:8080)")
+            return (host.strip("[]") or "0.0.0.0", int(port))  # noqa: S104
+        return value
+
+    @field_validator("sslrootcert", "sslcert", "sslkey", "pg_receivewal", mode="before")
+    @classmethod
+    def _empty_path(cls, value: Any) -> Any:
+        return None if value == "" else value
+
+    @field_validator("log_format", mode="before")
+    @classmethod
+    def _empty_format(cls, value: Any) -> Any:
+        return None if value == "" else value
+
+    def libpq_params(self) -> dict[str, str]:
+        """Connection parameters shared by pg_receivewal and the status connections."""
+        params = {
+            "host": self.host,
+            "port": str(self.port),
+            "user": self.user,
+            "sslmode": self.sslmode,
+            "application_name": self.application_name,
+        }
+        for name in ("sslrootcert", "sslcert", "sslkey"):
+            path = getattr(self, name)
+            if path is not None:
+                params[name] = str(path)
+        return params
+
+
+class SettingsError(Exception):
+    """Settings are invalid; the message names each bad setting, its value and the fix."""
+
+
+def env_name(field: str) -> str:
+    """The environment variable of a settings field (``WAL_RECEIVER_SLOT_NAME``)."""
+    return ENV_PREFIX + field.upper()
+
+
+def option_name(field: str) -> str:
+    """The CLI option of a settings field (``--slot-name``)."""
+    return "--" + field.replace("_", "-")
+
+
+def load_settings(overrides: dict[str, Any] | None = None) -> ReceiverSettings:
+    """Settings from the environment, with CLI ``overrides`` taking precedence."""
+    given = {k: v for k, v in (overrides or {}).items() if v is not None}
+    try:
+        return ReceiverSettings(**given)
+    except ValidationError as exc:
+        problems = []
+        for error in exc.errors():
+            field = str(error["loc"][0]) if error["loc"] else "?"
+            value = given.get(field, error.get("input"))
+            shown = "" if isinstance(value, dict) else f" (got {value!r})"
+            message = str(error["msg"]).removeprefix("Value error, ")
+            problems.append(f"{env_name(field)} / {option_name(field)}: {message}{shown}")
+        raise SettingsError("invalid receiver settings: " + "; ".join(problems)) from None

@@ -1,0 +1,153 @@
+"""Receiver settings from the WAL_RECEIVER_* environment and CLI options."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from cnpg_wal_replica.receiver import cli
+from cnpg_wal_replica.receiver.command import receivewal_argv
+from cnpg_wal_replica.receiver.settings import (
+    Compression,
+    ReceiverSettings,
+    SettingsError,
+    load_settings,
+    parse_compression,
+)
+
+REQUIRED = {
+    "WAL_RECEIVER_HOST": "pg-rw",
+    "WAL_RECEIVER_APPLICATION_NAME": "pg-wal-receiver",
+    "WAL_RECEIVER_WAL_DIRECTORY": "/var/lib/wal",
+    "WAL_RECEIVER_PG_RECEIVEWAL": "/usr/bin/pg_receivewal",
+}
+
+
+@pytest.fixture
+def env(monkeypatch: pytest.MonkeyPatch) -> pytest.MonkeyPatch:
+    for name in list(__import__("os").environ):
+        if name.startswith("WAL_RECEIVER_"):
+            monkeypatch.delenv(name)
+    for name, value in REQUIRED.items():
+        monkeypatch.setenv(name, value)
+    return monkeypatch
+
+
+def test_defaults_from_the_contract(env: pytest.MonkeyPatch) -> None:
+    settings = load_settings()
+    assert (settings.host, settings.port, settings.user) == ("pg-rw", 5432, "streaming_replica")
+    assert settings.sslmode == "verify-full"
+    assert settings.slot_name == "wal_replica"
+    assert settings.synchronous is False
+    assert settings.compression == Compression("none")
+    assert settings.http_address == ("0.0.0.0", 8080)
+    assert settings.retention_max_age is None
+    assert settings.retention_max_size is None
+
+
+def test_every_contract_variable_is_read(env: pytest.MonkeyPatch) -> None:
+    values = {
+        "PORT": "5433",
+        "USER": "someone",
+        "SSLMODE": "verify-ca",
+        "SSLROOTCERT": "/tls/ca.crt",
+        "SSLCERT": "/tls/tls.crt",
+        "SSLKEY": "/tls/tls.key",
+        "SLOT_NAME": "my_slot",
+        "SYNCHRONOUS": "true",
+        "COMPRESSION": "gzip:5",
+        "VERBOSE": "true",
+        "RETENTION_MAX_AGE": "7d",
+        "RETENTION_MAX_SIZE": "50Gi",
+        "HTTP_ADDRESS": "127.0.0.1:9187",
+        "LOG_FORMAT": "console",
+    }
+    for name, value in values.items():
+        env.setenv("WAL_RECEIVER_" + name, value)
+    s = load_settings()
+    assert (s.port, s.user, s.sslmode, s.slot_name) == (5433, "someone", "verify-ca", "my_slot")
+    assert (s.sslrootcert, s.sslcert, s.sslkey) == (
+        Path("/tls/ca.crt"),
+        Path("/tls/tls.crt"),
+        Path("/tls/tls.key"),
+    )
+    assert s.synchronous
+    assert s.verbose
+    assert s.compression == Compression("gzip", 5)
+    assert s.retention_max_age == 7 * 86400
+    assert s.retention_max_size == 50 * 2**30
+    assert s.http_address == ("127.0.0.1", 9187)
+    assert s.log_format == "console"
+
+
+def test_empty_retention_means_none(env: pytest.MonkeyPatch) -> None:
+    env.setenv("WAL_RECEIVER_RETENTION_MAX_AGE", "")
+    env.setenv("WAL_RECEIVER_RETENTION_MAX_SIZE", "")
+    s = load_settings()
+    assert s.retention_max_age is None
+    assert s.retention_max_size is None
+
+
+@pytest.mark.parametrize(
+    ("name", "value", "fragment"),
+    [
+        ("COMPRESSION", "zstd", "use none, gzip"),
+        ("COMPRESSION", "gzip:42", "gzip level must be 1..9"),
+        ("PORT", "70000", "WAL_RECEIVER_PORT"),
+        ("SLOT_NAME", "Bad-Slot", "not a slot name"),
+        ("RETENTION_MAX_AGE", "seven days", "not a duration"),
+        ("RETENTION_MAX_SIZE", "-1Gi", "positive"),
+        ("HTTP_ADDRESS", "8080", "host:port"),
+        ("SSLMODE", "bogus", "WAL_RECEIVER_SSLMODE"),
+    ],
+)
+def test_bad_values_name_the_setting(
+    env: pytest.MonkeyPatch, name: str, value: str, fragment: str
+) -> None:
+    env.setenv("WAL_RECEIVER_" + name, value)
+    with pytest.raises(SettingsError) as info:
+        load_settings()
+    assert f"WAL_RECEIVER_{name}" in str(info.value)
+    assert fragment in str(info.value)
+
+
+def test_missing_required_setting_is_named(env: pytest.MonkeyPatch) -> None:
+    env.delenv("WAL_RECEIVER_HOST")
+    with pytest.raises(SettingsError, match="WAL_RECEIVER_HOST / --host: Field required"):
+        load_settings()
+
+
+def test_cli_overrides_win_over_env(env: pytest.MonkeyPatch) -> None:
+    s = load_settings({"host": "other", "port": "6000", "synchronous": True, "user": None})
+    assert (s.host, s.port, s.synchronous, s.user) == ("other", 6000, True, "streaming_replica")
+
+
+def test_cli_options_cover_every_setting() -> None:
+    names = {n.replace("-", "_") for n, _ in (*cli.OPTIONS, *cli.FLAGS)}
+    assert names == set(ReceiverSettings.model_fields)
+
+
+def test_compression_forms() -> None:
+    assert parse_compression("lz4").argument() == "lz4"
+    assert parse_compression("LZ4:3").argument() == "lz4:3"
+    assert parse_compression("gzip").suffix == ".gz"
+    with pytest.raises(ValueError, match="takes no level"):
+        parse_compression("none:1")
+
+
+def test_argv_is_exec_form_with_conninfo(env: pytest.MonkeyPatch) -> None:
+    env.setenv("WAL_RECEIVER_SSLROOTCERT", "/tls/ca dir/ca.crt")
+    env.setenv("WAL_RECEIVER_COMPRESSION", "lz4")
+    argv = receivewal_argv(load_settings())
+    assert argv[0] == "/usr/bin/pg_receivewal"
+    assert "--slot=wal_replica" in argv
+    assert "--directory=/var/lib/wal" in argv
+    assert "--no-loop" in argv
+    assert "--synchronous" in argv
+    assert "--compress=lz4" in argv
+    dbname = next(a for a in argv if a.startswith("--dbname="))
+    assert "application_name=pg-wal-receiver" in dbname
+    assert "sslmode=verify-full" in dbname
+    assert "sslrootcert='/tls/ca dir/ca.crt'" in dbname
+    assert "--verbose" not in argv
