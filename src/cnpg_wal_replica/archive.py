@@ -12,6 +12,8 @@ import tempfile
 from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 
+from cnpg_wal_replica.errors import ArchiveError
+
 STATE_FILE = ".wal-replica-state.json"
 """Name of the state file in the WAL directory. A contract: never rename."""
 
@@ -46,7 +48,7 @@ class ArchiveState:
         return replace(self, gaps=(*self.gaps, gap))
 
 
-class StateFileError(Exception):
+class StateFileError(ArchiveError):
     """The state file exists but cannot be read as an ArchiveState."""
 
 

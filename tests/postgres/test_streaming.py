@@ -128,6 +128,22 @@ def test_foreign_directory_is_refused_and_untouched(primary, make_receiver, work
     assert receiver.stop() == 0
 
 
+def test_damaged_state_file_blocks_writing_without_crashing(primary, make_receiver, workdir):
+    directory = workdir / "wal"
+    directory.mkdir()
+    (directory / archive.STATE_FILE).write_text("{not json")
+    receiver = make_receiver(primary)
+    wait_until(lambda: '"foreign_archive"' in receiver.log(), 15, "refusal in the log")
+    response = receiver.get("/readyz")
+    assert response is not None
+    assert response.status_code == 503
+    assert "is not a valid state file" in response.text
+    assert (directory / archive.STATE_FILE).read_text() == "{not json"
+    assert sorted(os.listdir(directory)) == [archive.STATE_FILE]
+    assert receiver.get("/healthz").status_code == 200, "the supervisor keeps running"
+    assert receiver.stop() == 0
+
+
 @pytest.mark.parametrize("case", ["wrong CA", "wrong host name"])
 def test_verify_full_refuses_wrong_ca_or_host(primary, make_receiver, workdir, case):
     from cnpg_wal_replica.localtls import write_other_ca

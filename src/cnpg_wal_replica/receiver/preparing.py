@@ -118,7 +118,12 @@ async def prepare(
         row = await cur.fetchone()
         assert row is not None
         segment_size = parse_size_setting(postgres._text(row[0]))
-        saved = archive.load_state(directory)
+        try:
+            saved = archive.load_state(directory)
+        except archive.StateFileError as exc:
+            reason = f"{exc}; the receiver writes nothing until it is repaired or moved aside"
+            state.blocked_reason = reason
+            raise ForeignArchiveError(reason) from exc
         if saved.system_identifier is None:  # no state file: trust what the WAL itself says
             found = sniff_system_identifier(list_archive(directory, segment_size))
             saved = archive.ArchiveState(found, saved.timeline, saved.segment_size, saved.gaps)
