@@ -36,9 +36,11 @@ def open_reconcile_core(settings: ServerSettings) -> AbstractAsyncContextManager
 TLS_FLAGS = {
     "server_cert": ("--server-cert", "SERVER_CERT", "the server's PEM certificate (tls.crt)"),
     "server_key": ("--server-key", "SERVER_KEY", "the server's PEM private key (tls.key)"),
-    "client_cert": ("--client-cert", "CLIENT_CERT",
-                    "the PEM certificate client certificates must chain to (the operator's "
-                    "client tls.crt)"),
+    "client_cert": (
+        "--client-cert",
+        "CLIENT_CERT",
+        "the PEM certificate client certificates must chain to (the operator's client tls.crt)",
+    ),
 }
 
 
@@ -57,36 +59,72 @@ def make_serve_command(open_core: CoreFactory | None = None) -> click.Command:
     """Build the `serve` command; tests pass a test-double core factory."""
 
     @click.command("serve")
-    @click.option("--server-cert", envvar="SERVER_CERT", metavar="PATH",
-                  help="PEM certificate the server presents. [env: SERVER_CERT]")
-    @click.option("--server-key", envvar="SERVER_KEY", metavar="PATH",
-                  help="PEM private key of the server certificate. [env: SERVER_KEY]")
-    @click.option("--client-cert", envvar="CLIENT_CERT", metavar="PATH",
-                  help="PEM certificate(s) client certificates must chain to "
-                       "(the operator's client certificate). [env: CLIENT_CERT]")
-    @click.option("--server-address", envvar="SERVER_ADDRESS", default=DEFAULT_ADDRESS,
-                  show_default=True, help="HOST:PORT to listen on; ':PORT' means all "
-                  "interfaces. [env: SERVER_ADDRESS]")
-    @click.option("--receiver-image", envvar="RECEIVER_IMAGE", default=None,
-                  help="Default receiver image; defaults to $PLUGIN_IMAGE, the plugin's own "
-                       "image. [env: RECEIVER_IMAGE]")
-    @click.option("--enable-set-status/--no-enable-set-status", envvar="ENABLE_SET_STATUS",
-                  default=False, show_default=True,
-                  help="Advertise SetStatusInCluster. Off by default: CNPG bug #11385 makes "
-                       "the status flap and requeues the Cluster every 5 s. "
-                       "[env: ENABLE_SET_STATUS]")
-    @click.option("--janitor-interval", envvar="JANITOR_INTERVAL", default=60.0,
-                  type=click.FloatRange(min=1.0), show_default=True,
-                  help="Seconds between scans for Clusters that dropped the plugin. "
-                       "[env: JANITOR_INTERVAL]")
-    @click.option("--log-format", envvar="LOG_FORMAT", default=None,
-                  type=click.Choice(["json", "console"]),
-                  help="Log as JSON lines or readable text; default json unless stderr is a "
-                       "terminal. [env: LOG_FORMAT]")
-    @click.option("--grace-period", envvar="GRACE_PERIOD", default=25.0,
-                  type=click.FloatRange(min=0.0), show_default=True,
-                  help="Seconds in-flight calls get to finish after SIGTERM. "
-                       "[env: GRACE_PERIOD]")
+    @click.option(
+        "--server-cert",
+        envvar="SERVER_CERT",
+        metavar="PATH",
+        help="PEM certificate the server presents. [env: SERVER_CERT]",
+    )
+    @click.option(
+        "--server-key",
+        envvar="SERVER_KEY",
+        metavar="PATH",
+        help="PEM private key of the server certificate. [env: SERVER_KEY]",
+    )
+    @click.option(
+        "--client-cert",
+        envvar="CLIENT_CERT",
+        metavar="PATH",
+        help="PEM certificate(s) client certificates must chain to "
+        "(the operator's client certificate). [env: CLIENT_CERT]",
+    )
+    @click.option(
+        "--server-address",
+        envvar="SERVER_ADDRESS",
+        default=DEFAULT_ADDRESS,
+        show_default=True,
+        help="HOST:PORT to listen on; ':PORT' means all interfaces. [env: SERVER_ADDRESS]",
+    )
+    @click.option(
+        "--receiver-image",
+        envvar="RECEIVER_IMAGE",
+        default=None,
+        help="Default receiver image; defaults to $PLUGIN_IMAGE, the plugin's own "
+        "image. [env: RECEIVER_IMAGE]",
+    )
+    @click.option(
+        "--enable-set-status/--no-enable-set-status",
+        envvar="ENABLE_SET_STATUS",
+        default=False,
+        show_default=True,
+        help="Advertise SetStatusInCluster. Off by default: CNPG bug #11385 makes "
+        "the status flap and requeues the Cluster every 5 s. "
+        "[env: ENABLE_SET_STATUS]",
+    )
+    @click.option(
+        "--janitor-interval",
+        envvar="JANITOR_INTERVAL",
+        default=60.0,
+        type=click.FloatRange(min=1.0),
+        show_default=True,
+        help="Seconds between scans for Clusters that dropped the plugin. [env: JANITOR_INTERVAL]",
+    )
+    @click.option(
+        "--log-format",
+        envvar="LOG_FORMAT",
+        default=None,
+        type=click.Choice(["json", "console"]),
+        help="Log as JSON lines or readable text; default json unless stderr is a "
+        "terminal. [env: LOG_FORMAT]",
+    )
+    @click.option(
+        "--grace-period",
+        envvar="GRACE_PERIOD",
+        default=25.0,
+        type=click.FloatRange(min=0.0),
+        show_default=True,
+        help="Seconds in-flight calls get to finish after SIGTERM. [env: GRACE_PERIOD]",
+    )
     def serve(**options: Any) -> None:
         """Run the CNPG-I plugin server (gRPC over mutual TLS)."""
         settings = _settings(options)

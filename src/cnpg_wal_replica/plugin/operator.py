@@ -21,8 +21,11 @@ _RPC = operator_pb2.OperatorCapability.RPC
 def advertised_rpcs(*, enable_set_status: bool) -> tuple[_RPC.Type.ValueType, ...]:
     """Operator RPCs to advertise. SET_STATUS only on request: cnpg bug #11385 (§2.5)
     makes every non-empty status flap and requeue the Cluster every 5 s."""
-    rpcs = [_RPC.TYPE_VALIDATE_CLUSTER_CREATE, _RPC.TYPE_VALIDATE_CLUSTER_CHANGE,
-            _RPC.TYPE_MUTATE_CLUSTER]
+    rpcs = [
+        _RPC.TYPE_VALIDATE_CLUSTER_CREATE,
+        _RPC.TYPE_VALIDATE_CLUSTER_CHANGE,
+        _RPC.TYPE_MUTATE_CLUSTER,
+    ]
     if enable_set_status:
         rpcs.append(_RPC.TYPE_SET_STATUS_IN_CLUSTER)
     return tuple(rpcs)

@@ -1,10 +1,10 @@
 """The plugin server's lifecycle: build the grpc.aio server, serve, drain on SIGTERM.
 
-    PluginServer.build(settings, core, certificates)  register services + health, bind mTLS
-    await server.start()                               Identity SERVING, the rest once
-    await server.core_ready()                          the core is attached
-    await server.shutdown(grace)                       NOT_SERVING, then drain in-flight calls
-    await run(settings, open_core)                     all of it, until SIGTERM/SIGINT
+PluginServer.build(settings, core, certificates)  register services + health, bind mTLS
+await server.start()                               Identity SERVING, the rest once
+await server.core_ready()                          the core is attached
+await server.shutdown(grace)                       NOT_SERVING, then drain in-flight calls
+await run(settings, open_core)                     all of it, until SIGTERM/SIGINT
 """
 
 from __future__ import annotations

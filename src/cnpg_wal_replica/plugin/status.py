@@ -1,11 +1,11 @@
 """The one place where the plugin's errors become gRPC status codes or ValidationErrors.
 
-    ConfigError          → INVALID_ARGUMENT, message names parameter, bad value and a fix
-                           (the operator shows it as the Cluster's phase reason)
-    ClusterDecodeError   → INVALID_ARGUMENT
-    ApplyError           → UNAVAILABLE (the operator retries the reconcile in 15 s)
-    CoreNotReadyError         → UNAVAILABLE (the server is still starting)
-    anything else        → INTERNAL with a generic message; traceback logged, never sent
+ConfigError          → INVALID_ARGUMENT, message names parameter, bad value and a fix
+                       (the operator shows it as the Cluster's phase reason)
+ClusterDecodeError   → INVALID_ARGUMENT
+ApplyError           → UNAVAILABLE (the operator retries the reconcile in 15 s)
+CoreNotReadyError         → UNAVAILABLE (the server is still starting)
+anything else        → INTERNAL with a generic message; traceback logged, never sent
 """
 
 from __future__ import annotations
