@@ -136,6 +136,13 @@ def stream_archive(server: Server, directory: Path, slot: str, compress: str) ->
         stderr=subprocess.PIPE,
     )
     try:
+        # Write WAL only once pg_receivewal streams, so every switch lands in the archive.
+        deadline = time.monotonic() + 30
+        active = f"SELECT active FROM pg_replication_slots WHERE slot_name = '{slot}'"
+        while server.sql(active) != [(True,)]:
+            assert receiver.poll() is None, receiver.stderr.read() if receiver.stderr else ""
+            assert time.monotonic() < deadline, f"pg_receivewal never streamed from {slot}"
+            time.sleep(0.05)
         server.sql("CREATE TABLE IF NOT EXISTS filler (x text)")
         for _ in range(5):
             server.sql("INSERT INTO filler SELECT repeat('w', 200) FROM generate_series(1, 2000)")
