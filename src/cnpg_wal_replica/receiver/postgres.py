@@ -101,12 +101,48 @@ async def timeline_history(conn: ReplicationConnection, timeline: int) -> tuple[
     return _text(row[0]), _text(row[1])
 
 
-async def read_slot(conn: ReplicationConnection, slot: str) -> SlotInfo | None:
-    """READ_REPLICATION_SLOT; ``None`` when the slot does not exist."""
+READ_REPLICATION_SLOT_SINCE = 150000
+"""READ_REPLICATION_SLOT exists from PostgreSQL 15; older servers are asked in SQL."""
+
+_SLOT_SQL = (
+    "SELECT restart_lsn::text, wal_status FROM pg_replication_slots "
+    "WHERE slot_name = %(slot)s AND slot_type = 'physical'"
+)
+
+
+async def read_slot(
+    conn: ReplicationConnection, slot: str, settings: ReceiverSettings
+) -> SlotInfo | None:
+    """The slot's restart position; ``None`` when the slot does not exist."""
+    if conn.info.server_version < READ_REPLICATION_SLOT_SINCE:
+        return await read_slot_sql(settings, slot)
     row = await _one(conn, f"READ_REPLICATION_SLOT {_ident(slot)}")
     if row is None or row[0] is None:
         return None
     return SlotInfo(_lsn(row[1]), None if row[2] is None else int(_text(row[2])))
+
+
+async def read_slot_sql(settings: ReceiverSettings, slot: str) -> SlotInfo | None:
+    """The slot from `pg_replication_slots` over an ordinary connection (PostgreSQL 13, 14).
+
+    CNPG's pg_hba lets `streaming_replica` connect to database `postgres` with its
+    certificate; an invalidated slot (`wal_status = lost`) has no restart position.
+    """
+    async with await psycopg.AsyncConnection.connect(
+        conninfo(
+            settings,
+            dbname=settings.database,
+            application_name=f"{settings.application_name}-status",
+            connect_timeout=str(CONNECT_TIMEOUT_SECONDS),
+        ),
+        autocommit=True,
+    ) as conn:
+        cur = await conn.execute(_SLOT_SQL, {"slot": slot})
+        row = await cur.fetchone()
+    if row is None:
+        return None
+    restart = None if row[0] is None or row[1] == "lost" else parse_lsn(str(row[0]))
+    return SlotInfo(restart, None)
 
 
 async def create_slot(conn: ReplicationConnection, slot: str) -> bool:

@@ -151,7 +151,7 @@ async def prepare(
                 moved_aside=[p.name for p in moved],
                 created=fork.create_partial,
             )
-        slot = await postgres.read_slot(conn, settings.slot_name)
+        slot = await postgres.read_slot(conn, settings.slot_name, settings)
         if slot is not None and slot.restart_lsn is None:
             log.warning("slot_invalidated", slot=settings.slot_name, action="drop and re-create")
             await postgres.drop_slot(conn, settings.slot_name)
@@ -159,7 +159,7 @@ async def prepare(
         if slot is None:
             created = await postgres.create_slot(conn, settings.slot_name)
             log.info("slot_created" if created else "slot_exists", slot=settings.slot_name)
-            slot = await postgres.read_slot(conn, settings.slot_name)
+            slot = await postgres.read_slot(conn, settings.slot_name, settings)
         else:
             log.info(
                 "slot_exists",
@@ -167,7 +167,7 @@ async def prepare(
                 restart_lsn=wal.format_lsn(slot.restart_lsn or 0),
             )
         if lost_wal:
-            resume = await _resume_point(conn, settings.slot_name, directory, segment_size, slot)
+            resume = await _resume_point(conn, settings, settings.slot_name, directory, segment_size, slot)
             saved = _resume_after_lost_wal(directory, saved, info.timeline, resume, segment_size)
     saved = archive.ArchiveState(info.system_identifier, info.timeline, segment_size, saved.gaps)
     if saved != archive.load_state(directory):
@@ -180,6 +180,7 @@ async def prepare(
 
 async def _resume_point(
     conn: postgres.ReplicationConnection,
+    settings: ReceiverSettings,
     slot_name: str,
     directory: Path,
     segment_size: int,
@@ -195,7 +196,7 @@ async def _resume_point(
     log.warning("slot_behind_removed_wal", slot=slot_name, action="drop and re-create")
     await postgres.drop_slot(conn, slot_name)
     await postgres.create_slot(conn, slot_name)
-    fresh = await postgres.read_slot(conn, slot_name)
+    fresh = await postgres.read_slot(conn, slot_name, settings)
     assert fresh is not None
     assert fresh.restart_lsn is not None
     return fresh.restart_lsn

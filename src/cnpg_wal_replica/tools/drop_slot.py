@@ -37,17 +37,19 @@ def conninfo_from_env(env: dict[str, str]) -> str:
 
 
 def drop_slot(conninfo: str, slot: str) -> str:
-    """Drop ``slot``: returns "dropped" or "absent"; raises when it is still in use."""
+    """Drop ``slot``: returns "dropped" or "absent"; raises when it is still in use.
+
+    Works on every PostgreSQL version CNPG supports (no READ_REPLICATION_SLOT, which
+    only exists from 15).
+    """
     import psycopg
-    from psycopg import sql
+    from psycopg import errors, sql
 
     with psycopg.connect(conninfo, autocommit=True) as conn:
-        rows = conn.execute(
-            sql.SQL("READ_REPLICATION_SLOT {}").format(sql.Identifier(slot))
-        ).fetchall()
-        if not rows or rows[0][0] is None:
+        try:
+            conn.execute(sql.SQL("DROP_REPLICATION_SLOT {}").format(sql.Identifier(slot)))
+        except errors.UndefinedObject:
             return "absent"
-        conn.execute(sql.SQL("DROP_REPLICATION_SLOT {}").format(sql.Identifier(slot)))
         return "dropped"
 
 
