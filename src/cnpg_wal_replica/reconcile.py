@@ -11,7 +11,9 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import hashlib
 import time
+from collections import OrderedDict
 from collections.abc import AsyncIterator
 from typing import Any
 
@@ -21,26 +23,43 @@ from lightkube import AsyncClient
 from cnpg_wal_replica import checks, config, specs
 from cnpg_wal_replica.cluster import ClusterView
 from cnpg_wal_replica.errors import ConfigError, ConfigIssue
-from cnpg_wal_replica.kube.applier import Action, Applier, Verb, decide
+from cnpg_wal_replica.kube.applier import Action, Applier, Verb, decide, resource_of
+from cnpg_wal_replica.kube.cache import ObjectCache
 from cnpg_wal_replica.kube.events import EventRecorder
 from cnpg_wal_replica.specs.names import drop_slot_job_name, receiver_name
 
 log = structlog.get_logger(__name__)
 
 PRE_LOG_INTERVAL = 300.0
+PRE_SEEN_SIZE = 1024
+CACHED_KINDS = ("Deployment", "PersistentVolumeClaim")
 
 
 class Reconciler:
     """Turns a Cluster into its receiver objects; safe to call concurrently."""
 
-    def __init__(self, client: AsyncClient, *, receiver_image: str | None) -> None:
-        self.applier = Applier(client)
+    def __init__(
+        self, client: AsyncClient, *, receiver_image: str | None, cache: ObjectCache | None = None
+    ) -> None:
+        self.applier = Applier(client, cache=cache)
         self.events = EventRecorder(client)
         self.receiver_image = receiver_image
         self._pre_logged: dict[tuple[str, str], float] = {}
+        self._pre_seen: OrderedDict[bytes, None] = OrderedDict()
 
     def pre(self, cluster_json: bytes) -> None:
-        """Decode and parse only; log configuration problems now and then. Never raises."""
+        """Decode and parse only; log configuration problems now and then. Never raises.
+
+        CNPG calls Pre on nearly every reconcile with the same Cluster: a definition seen
+        recently (by digest) was already checked, so it costs one hash.
+        """
+        digest = hashlib.blake2b(cluster_json, digest_size=16).digest()
+        if digest in self._pre_seen:
+            self._pre_seen.move_to_end(digest)
+            return
+        self._pre_seen[digest] = None
+        if len(self._pre_seen) > PRE_SEEN_SIZE:
+            self._pre_seen.popitem(last=False)
         try:
             view = ClusterView.from_json(cluster_json)
             if not view.plugin_enabled:
@@ -181,7 +200,9 @@ async def open_core(
     from cnpg_wal_replica.kube.janitor import Janitor
 
     client = AsyncClient(field_manager="cnpg-wal-replica")
-    reconciler = Reconciler(client, receiver_image=receiver_image)
+    cache = ObjectCache(client, {kind: resource_of(kind) for kind in CACHED_KINDS})
+    cache.start()
+    reconciler = Reconciler(client, receiver_image=receiver_image, cache=cache)
     janitor = Janitor(client, reconciler)
     task = asyncio.create_task(janitor.run_forever(janitor_interval), name="janitor")
     try:
@@ -190,4 +211,5 @@ async def open_core(
         task.cancel()
         with contextlib.suppress(asyncio.CancelledError):
             await task
+        await cache.stop()
         await client.close()

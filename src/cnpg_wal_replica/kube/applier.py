@@ -18,6 +18,7 @@ from lightkube.resources.core_v1 import PersistentVolumeClaim
 from lightkube.types import CascadeType, PatchType
 
 from cnpg_wal_replica.errors import ApplyError
+from cnpg_wal_replica.kube.cache import MISS, ObjectCache
 from cnpg_wal_replica.kube.compare import up_to_date, with_hash
 from cnpg_wal_replica.metadata import FIELD_MANAGER, LABEL_KEPT
 
@@ -77,12 +78,23 @@ def decide(obj: dict[str, Any], live: dict[str, Any] | None) -> Action:
 class Applier:
     """Get, compare and server-side apply plain-dict objects through lightkube."""
 
-    def __init__(self, client: AsyncClient, *, field_manager: str = FIELD_MANAGER) -> None:
+    def __init__(
+        self,
+        client: AsyncClient,
+        *,
+        field_manager: str = FIELD_MANAGER,
+        cache: ObjectCache | None = None,
+    ) -> None:
         self._client = client
         self._field_manager = field_manager
+        self._cache = cache
 
     async def get(self, kind: str, name: str, namespace: str) -> dict[str, Any] | None:
-        """The live object as a dict, or None when it does not exist."""
+        """The live object as a dict, or None when it does not exist (cache first)."""
+        if self._cache is not None:
+            cached = self._cache.lookup(kind, namespace, name)
+            if cached is not MISS:
+                return cached  # type: ignore[return-value]
         try:
             obj = await self._client.get(resource_of(kind), name, namespace=namespace)
         except ApiError as exc:
@@ -123,7 +135,7 @@ class Applier:
         """Server-side apply ``obj`` as this plugin's field manager."""
         meta = obj["metadata"]
         try:
-            await self._client.patch(
+            live = await self._client.patch(
                 resource_of(obj["kind"]),
                 meta["name"],
                 obj,
@@ -137,18 +149,20 @@ class Applier:
                 f"the API server refused {obj['kind']} {meta['namespace']}/{meta['name']}: "
                 f"{exc.status.message}"
             ) from exc
+        self._remember(obj["kind"], live)
 
     async def patch_labels(
         self, kind: str, name: str, namespace: str, labels: dict[str, str | None]
     ) -> None:
         """Merge-patch labels (None removes one)."""
-        await self._client.patch(
+        live = await self._client.patch(
             resource_of(kind),
             name,
             {"metadata": {"labels": labels}},
             namespace=namespace,
             patch_type=PatchType.MERGE,
         )
+        self._remember(kind, live)
 
     async def delete(self, kind: str, name: str, namespace: str) -> bool:
         """Delete in the background; False when it was already gone."""
@@ -158,10 +172,14 @@ class Applier:
             )
         except ApiError as exc:
             if exc.status.code == 404:
+                if self._cache is not None:
+                    self._cache.forget(kind, namespace, name)
                 return False
             raise ApplyError(
                 f"cannot delete {kind} {namespace}/{name}: {exc.status.message}"
             ) from exc
+        if self._cache is not None:
+            self._cache.forget(kind, namespace, name)
         return True
 
     async def create(self, obj: dict[str, Any]) -> bool:
@@ -178,3 +196,9 @@ class Applier:
                 f"{exc.status.message}"
             ) from exc
         return True
+
+    def _remember(self, kind: str, live: Any) -> None:
+        if self._cache is not None:
+            data = dict(live.to_dict())
+            data.setdefault("kind", kind)
+            self._cache.record(data)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 from typing import Any
 
 import grpc
@@ -21,8 +22,18 @@ _CONTINUE = reconciler_pb2.ReconcilerHooksResult(
 )
 
 
+_LEADING_KIND = re.compile(rb'\A\s*\{\s*"kind"\s*:\s*"([A-Za-z0-9]+)"\s*,')
+
+
 def kind_of(resource_json: bytes) -> str | None:
-    """The top-level ``kind`` of a Kubernetes object's JSON, or ``None`` if unreadable."""
+    """The top-level ``kind`` of a Kubernetes object's JSON, or ``None`` if unreadable.
+
+    Go's encoding/json writes the embedded TypeMeta first, so the kind is usually the
+    first key: read it without decoding tens of KB; otherwise decode the whole object.
+    """
+    leading = _LEADING_KIND.match(resource_json[:256])
+    if leading is not None:
+        return leading.group(1).decode()
     try:
         document = json.loads(resource_json)
     except (ValueError, UnicodeDecodeError):

@@ -167,7 +167,9 @@ async def prepare(
                 restart_lsn=wal.format_lsn(slot.restart_lsn or 0),
             )
         if lost_wal:
-            resume = await _resume_point(conn, settings, settings.slot_name, directory, segment_size, slot)
+            resume = await _resume_point(
+                conn, settings, settings.slot_name, directory, segment_size, slot
+            )
             saved = _resume_after_lost_wal(directory, saved, info.timeline, resume, segment_size)
     saved = archive.ArchiveState(info.system_identifier, info.timeline, segment_size, saved.gaps)
     if saved != archive.load_state(directory):
