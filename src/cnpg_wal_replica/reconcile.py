@@ -25,6 +25,7 @@ from cnpg_wal_replica.cluster import ClusterView
 from cnpg_wal_replica.errors import ConfigError, ConfigIssue
 from cnpg_wal_replica.kube.applier import Action, Applier, Verb, decide, resource_of
 from cnpg_wal_replica.kube.cache import ObjectCache
+from cnpg_wal_replica.kube.compare import with_hash
 from cnpg_wal_replica.kube.events import EventRecorder
 from cnpg_wal_replica.specs.names import drop_slot_job_name, receiver_name
 
@@ -33,6 +34,9 @@ log = structlog.get_logger(__name__)
 PRE_LOG_INTERVAL = 300.0
 PRE_SEEN_SIZE = 1024
 CACHED_KINDS = ("Deployment", "PersistentVolumeClaim")
+PREPARED_SIZE = 256
+
+Prepared = tuple[ClusterView, config.Configuration, list[dict[str, Any]]]
 
 
 class Reconciler:
@@ -46,6 +50,7 @@ class Reconciler:
         self.receiver_image = receiver_image
         self._pre_logged: dict[tuple[str, str], float] = {}
         self._pre_seen: OrderedDict[bytes, None] = OrderedDict()
+        self._prepared: OrderedDict[bytes, Prepared] = OrderedDict()
 
     def pre(self, cluster_json: bytes) -> None:
         """Decode and parse only; log configuration problems now and then. Never raises.
@@ -81,39 +86,75 @@ class Reconciler:
                 )
 
     async def post(self, cluster_json: bytes) -> None:
-        """Validate, plan and apply; ConfigError (nothing written) on invalid parameters."""
-        await self.reconcile(ClusterView.from_json(cluster_json))
+        """Validate, plan and apply; ConfigError (nothing written) on invalid parameters.
 
-    async def reconcile(self, view: ClusterView) -> list[Action]:
+        The desired objects of a definition seen recently (by digest) are reused: in a
+        steady state Post hashes the request and compares with the cache, nothing more.
+        """
+        digest = hashlib.blake2b(cluster_json, digest_size=16).digest()
+        prepared = self._prepared.get(digest)
+        if prepared is not None:
+            self._prepared.move_to_end(digest)
+            await self.reconcile(prepared[0], prepared)
+            return
+        view = ClusterView.from_json(cluster_json)
+        if not view.plugin_enabled or view.deleting:
+            return
+        prepared = await self._prepare_or_report(view)
+        self._prepared[digest] = prepared
+        if len(self._prepared) > PREPARED_SIZE:
+            self._prepared.popitem(last=False)
+        await self.reconcile(view, prepared)
+
+    def prepare(self, view: ClusterView) -> Prepared:
+        """Parse and build the desired objects, stamped with their hash (ConfigError)."""
+        configuration = config.parse(view, self.receiver_image)
+        return (
+            view,
+            configuration,
+            [with_hash(o) for o in specs.desired_objects(view, configuration)],
+        )
+
+    async def _prepare_or_report(self, view: ClusterView) -> Prepared:
+        try:
+            return self.prepare(view)
+        except ConfigError as exc:
+            await self._report_invalid(view, exc)
+            raise
+
+    async def _report_invalid(self, view: ClusterView, exc: ConfigError) -> None:
+        await self.events.record(view, "Warning", "InvalidConfiguration", str(exc))
+        log.warning(
+            "invalid_configuration",
+            cluster=view.name,
+            namespace=view.namespace,
+            problems=[i.describe() for i in exc.issues],
+        )
+
+    async def reconcile(self, view: ClusterView, prepared: Prepared | None = None) -> list[Action]:
         """Bring the receiver objects of ``view`` in line; returns what was written."""
         if not view.plugin_enabled or view.deleting:
             return []
-        try:
-            configuration = config.parse(view, self.receiver_image)
-            actions = await self.applier.plan(specs.desired_objects(view, configuration))
-            pvc_action = next(a for a in actions if a.kind == "PersistentVolumeClaim")
-            conflicts = checks.volume_conflicts(view, configuration, pvc_action.live)
-            if conflicts:
-                raise ConfigError(conflicts)
-            deferred = checks.defer_resize_until_bound(pvc_action.desired, pvc_action.live)
-            if deferred is not None:
-                actions = [decide(deferred, a.live) if a is pvc_action else a for a in actions]
-                await self.events.record(
-                    view,
-                    "Normal",
-                    "ResizeDeferred",
-                    f"PVC {pvc_action.name} is not bound yet; it grows to "
-                    f"{configuration.wal_pvc_size} once bound",
-                )
-        except ConfigError as exc:
-            await self.events.record(view, "Warning", "InvalidConfiguration", str(exc))
-            log.warning(
-                "invalid_configuration",
-                cluster=view.name,
-                namespace=view.namespace,
-                problems=[i.describe() for i in exc.issues],
+        _, configuration, objects = prepared or await self._prepare_or_report(view)
+        actions = await self.applier.plan(objects)
+        pvc_action = next(a for a in actions if a.kind == "PersistentVolumeClaim")
+        conflicts = checks.volume_conflicts(view, configuration, pvc_action.live)
+        if conflicts:
+            error = ConfigError(conflicts)
+            await self._report_invalid(view, error)
+            raise error
+        deferred = checks.defer_resize_until_bound(pvc_action.desired, pvc_action.live)
+        if deferred is not None:
+            actions = [
+                decide(with_hash(deferred), a.live) if a is pvc_action else a for a in actions
+            ]
+            await self.events.record(
+                view,
+                "Normal",
+                "ResizeDeferred",
+                f"PVC {pvc_action.name} is not bound yet; it grows to "
+                f"{configuration.wal_pvc_size} once bound",
             )
-            raise
         if any(a.kind == "Deployment" and a.verb is Verb.CREATE for a in actions):
             # A slot-dropping Job left from an earlier removal must not drop the new slot.
             await self.applier.delete("Job", drop_slot_job_name(view.name), view.namespace)

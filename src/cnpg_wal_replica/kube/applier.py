@@ -19,7 +19,7 @@ from lightkube.types import CascadeType, PatchType
 
 from cnpg_wal_replica.errors import ApplyError
 from cnpg_wal_replica.kube.cache import MISS, ObjectCache
-from cnpg_wal_replica.kube.compare import up_to_date, with_hash
+from cnpg_wal_replica.kube.compare import up_to_date
 from cnpg_wal_replica.metadata import FIELD_MANAGER, LABEL_KEPT
 
 RESOURCES: dict[str, Any] = {
@@ -65,9 +65,8 @@ def _kept_label_set(live: dict[str, Any] | None) -> bool:
     return bool(live and LABEL_KEPT in (live.get("metadata", {}).get("labels") or {}))
 
 
-def decide(obj: dict[str, Any], live: dict[str, Any] | None) -> Action:
-    """Pure: what to do with ``obj`` given the ``live`` object (None when absent)."""
-    desired = with_hash(obj)
+def decide(desired: dict[str, Any], live: dict[str, Any] | None) -> Action:
+    """Pure: what to do with ``desired`` (stamped by `with_hash`) given the live object."""
     if live is None:
         return Action(desired, live, Verb.CREATE)
     if up_to_date(desired, live) and not _kept_label_set(live):
@@ -106,7 +105,7 @@ class Applier:
         return dict(obj.to_dict())
 
     async def plan(self, objects: list[dict[str, Any]]) -> list[Action]:
-        """Read each object and decide what to do with it (reads only)."""
+        """Read each object (stamped by `with_hash`) and decide what to do (reads only)."""
         actions = []
         for obj in objects:
             meta = obj["metadata"]
