@@ -5,12 +5,13 @@ differs: the real one needs a Kubernetes API server (see plugin_doubles.py).
 """
 
 import sys
+from pathlib import Path
 
-from plugin_doubles import open_recording_core
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # run as a script: find support/
+
+from support.plugin_doubles import open_recording_core
 
 from cnpg_wal_replica.plugin.cli import make_serve_command
 
 if __name__ == "__main__":
-    make_serve_command(open_recording_core).main(
-        sys.argv[1:], prog_name="cnpg-wal-replica serve"
-    )
+    make_serve_command(open_recording_core).main(sys.argv[1:], prog_name="cnpg-wal-replica serve")

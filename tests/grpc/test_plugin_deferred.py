@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import grpc
 import pytest
-from plugin_doubles import RecordingCore, cluster_json
+from support.plugin_doubles import RecordingCore, cluster_json
 
 from cnpg_wal_replica.plugin.deferred import CoreNotReadyError, DeferredCore
 from cnpg_wal_replica.plugin.status import to_status
@@ -30,5 +30,10 @@ async def test_after_attach_forwards_every_call() -> None:
     assert core.mutate(cluster_json())
     assert (await core.status(cluster_json()))["ready"] is True
     assert [name for name, _ in real.calls] == [
-        "pre", "post", "validate_create", "validate_change", "mutate", "status"
+        "pre",
+        "post",
+        "validate_create",
+        "validate_change",
+        "mutate",
+        "status",
     ]

@@ -13,9 +13,9 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from conftest import Pki, serve_process
-from plugin_doubles import cluster_json
-from plugin_pki import SERVICE_NAME
+from support.grpcserver import Pki, serve_process
+from support.plugin_doubles import cluster_json
+from support.plugin_pki import SERVICE_NAME
 
 SUPPORT = Path(__file__).parents[1] / "support" / "harnesspaths.py"
 
@@ -37,17 +37,34 @@ def _cnpgi_client() -> Path:
 
 def _run_client(port: int, pki: Pki, tmp_path: Path, cluster: bytes, *extra: str) -> dict[str, Any]:
     server_cert, client_cert, client_key = (
-        tmp_path / "server.crt", tmp_path / "op.crt", tmp_path / "op.key"
+        tmp_path / "server.crt",
+        tmp_path / "op.crt",
+        tmp_path / "op.key",
     )
     server_cert.write_bytes(pki.server.cert + pki.ca.cert_pem)
     client_cert.write_bytes(pki.client.cert)
     client_key.write_bytes(pki.client.key)
     (tmp_path / "cluster.json").write_bytes(cluster)
     done = subprocess.run(
-        [str(_cnpgi_client()), "--address", f"127.0.0.1:{port}", "--server-name", SERVICE_NAME,
-         "--server-cert", str(server_cert), "--client-cert", str(client_cert),
-         "--client-key", str(client_key), "--cluster", str(tmp_path / "cluster.json"), *extra],
-        capture_output=True, timeout=60, check=False,
+        [
+            str(_cnpgi_client()),
+            "--address",
+            f"127.0.0.1:{port}",
+            "--server-name",
+            SERVICE_NAME,
+            "--server-cert",
+            str(server_cert),
+            "--client-cert",
+            str(client_cert),
+            "--client-key",
+            str(client_key),
+            "--cluster",
+            str(tmp_path / "cluster.json"),
+            *extra,
+        ],
+        capture_output=True,
+        timeout=60,
+        check=False,
     )
     summary: dict[str, Any] = json.loads(done.stdout)
     assert done.returncode == 0, (summary.get("failures"), done.stderr)
@@ -60,8 +77,9 @@ def test_operator_sequence_over_tls13(pki: Pki, tmp_path: Path) -> None:
         summary = _run_client(served.port, pki, tmp_path, cluster_json())
     assert summary["tlsVersion"] == "TLS1.3"
     assert summary["capabilities"] == ["TYPE_OPERATOR_SERVICE", "TYPE_RECONCILER_HOOKS"]
-    assert "TYPE_SET_STATUS_IN_CLUSTER" not in summary["serviceCapabilities"][
-        "TYPE_OPERATOR_SERVICE"]
+    assert (
+        "TYPE_SET_STATUS_IN_CLUSTER" not in summary["serviceCapabilities"]["TYPE_OPERATOR_SERVICE"]
+    )
     assert (summary["pre"], summary["post"]) == ("BEHAVIOR_CONTINUE", "BEHAVIOR_CONTINUE")
     assert summary["statusCalled"] is False
 
@@ -78,7 +96,11 @@ def test_config_error_reaches_the_operator(pki: Pki, tmp_path: Path) -> None:
     tls = pki.write_tls_files(tmp_path / "tls")
     with serve_process(tls) as served:
         summary = _run_client(
-            served.port, pki, tmp_path, cluster_json(**{"test/raise": "config"}),
-            "--expect-post-error", "walPVCSize='-1Gi'",
+            served.port,
+            pki,
+            tmp_path,
+            cluster_json(**{"test/raise": "config"}),
+            "--expect-post-error",
+            "walPVCSize='-1Gi'",
         )
     assert "10Gi" in summary["postError"]

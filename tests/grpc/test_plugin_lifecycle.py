@@ -14,7 +14,8 @@ from pathlib import Path
 
 import grpc
 import pytest
-from conftest import (
+from grpc_health.v1 import health_pb2, health_pb2_grpc
+from support.grpcserver import (
     INSTALLED,
     WITH_DOUBLE,
     Pki,
@@ -23,8 +24,7 @@ from conftest import (
     secure_channel,
     serve_process,
 )
-from grpc_health.v1 import health_pb2, health_pb2_grpc
-from plugin_doubles import RecordingCore, cluster_json
+from support.plugin_doubles import RecordingCore, cluster_json
 
 from cnpg_wal_replica.plugin._pb import (
     identity_pb2,
@@ -79,8 +79,9 @@ async def test_ten_slow_calls_run_concurrently(server: Running) -> None:
         started = time.monotonic()
         results = await asyncio.gather(*(stub.Post(_post(SLOW)) for _ in range(10)))
         elapsed = time.monotonic() - started
-    assert all(r.behavior == reconciler_pb2.ReconcilerHooksResult.BEHAVIOR_CONTINUE
-               for r in results)
+    assert all(
+        r.behavior == reconciler_pb2.ReconcilerHooksResult.BEHAVIOR_CONTINUE for r in results
+    )
     assert server.core.max_in_flight >= 10
     assert elapsed < SLOW * 1.8, f"10 calls of {SLOW}s took {elapsed:.2f}s"
 
@@ -100,8 +101,7 @@ async def _spawn_to_first_probe(pki: Pki, tmp_path: Path, program: tuple[str, ..
     kubeconfig = tmp_path / "kubeconfig"
     kubeconfig.write_text(UNREACHABLE_KUBECONFIG)
     with serve_process(tls, env={"KUBECONFIG": str(kubeconfig)}, program=program) as served:
-        async with secure_channel(served.port, root=pki.ca.cert_pem,
-                                  client=pki.client) as channel:
+        async with secure_channel(served.port, root=pki.ca.cert_pem, client=pki.client) as channel:
             probe = await identity_pb2_grpc.IdentityStub(channel).Probe(
                 identity_pb2.ProbeRequest(), wait_for_ready=True, timeout=10
             )
@@ -128,16 +128,17 @@ async def test_serve_answers_probe_within_two_seconds(
         timings.append(await _spawn_to_first_probe(pki, tmp_path / str(attempt), chosen))
         if timings[-1] < 2.0:
             break
-    print(f"\n{program}: spawn to first successful mTLS Probe: "
-          + ", ".join(f"{t:.3f} s" for t in timings))
+    print(
+        f"\n{program}: spawn to first successful mTLS Probe: "
+        + ", ".join(f"{t:.3f} s" for t in timings)
+    )
     assert min(timings) < 2.0
 
 
 async def test_sigterm_drains_in_flight_call_and_exits_zero(pki: Pki, tmp_path: Path) -> None:
     tls = pki.write_tls_files(tmp_path)
     with serve_process(tls, "--grace-period", "10") as served:
-        async with secure_channel(served.port, root=pki.ca.cert_pem,
-                                  client=pki.client) as channel:
+        async with secure_channel(served.port, root=pki.ca.cert_pem, client=pki.client) as channel:
             stub = reconciler_pb2_grpc.ReconcilerHooksStub(channel)
             await stub.Post(_post(0))
             in_flight = asyncio.ensure_future(stub.Post(_post(2.0)))
@@ -160,13 +161,14 @@ async def test_sigterm_drains_in_flight_call_and_exits_zero(pki: Pki, tmp_path: 
 
 
 @pytest.mark.parametrize("missing", ["--server-cert", "--server-key", "--client-cert"])
-def test_serve_refuses_to_start_without_a_tls_file(
-    pki: Pki, tmp_path: Path, missing: str
-) -> None:
+def test_serve_refuses_to_start_without_a_tls_file(pki: Pki, tmp_path: Path, missing: str) -> None:
     """The installed `cnpg-wal-replica serve` (real core, never reached) names the file."""
     tls = pki.write_tls_files(tmp_path)
-    paths = {"--server-cert": tls.server_cert, "--server-key": tls.server_key,
-             "--client-cert": tls.client_cert}
+    paths = {
+        "--server-cert": tls.server_cert,
+        "--server-key": tls.server_key,
+        "--client-cert": tls.client_cert,
+    }
     paths[missing].unlink()
     argv = [sys.executable, "-m", "cnpg_wal_replica", "serve", "--log-format", "json"]
     for flag, path in paths.items():
@@ -197,8 +199,9 @@ async def test_serves_identity_before_the_core_is_open(pki: Pki, tmp_path: Path)
     stop = asyncio.Event()
     server = asyncio.create_task(run(settings, ReloadingCertificates(tls), slow_core, stop=stop))
     try:
-        async with secure_channel(port_holder[0], root=pki.ca.cert_pem,
-                                  client=pki.client) as channel:
+        async with secure_channel(
+            port_holder[0], root=pki.ca.cert_pem, client=pki.client
+        ) as channel:
             probe = await identity_pb2_grpc.IdentityStub(channel).Probe(
                 identity_pb2.ProbeRequest(), wait_for_ready=True, timeout=5
             )

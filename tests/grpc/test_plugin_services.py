@@ -9,8 +9,8 @@ from pathlib import Path
 import grpc
 import jsonpatch
 import pytest
-from conftest import Pki, Running, running_server
-from plugin_doubles import BAD_SIZE, BAD_SLOT, DEFAULTS_PATCH, SECRET_MARKER, cluster_json
+from support.grpcserver import Pki, Running, running_server
+from support.plugin_doubles import BAD_SIZE, BAD_SLOT, DEFAULTS_PATCH, SECRET_MARKER, cluster_json
 
 from cnpg_wal_replica import __version__
 from cnpg_wal_replica.plugin._pb import (
@@ -33,8 +33,15 @@ async def test_metadata_is_complete(channel: grpc.aio.Channel) -> None:
     )
     assert meta.name == "cnpg-i-wal-replica.documentdb.io"
     assert meta.version == __version__
-    for field in ("display_name", "description", "project_url", "repository_url", "license",
-                  "license_url", "vendor"):
+    for field in (
+        "display_name",
+        "description",
+        "project_url",
+        "repository_url",
+        "license",
+        "license_url",
+        "vendor",
+    ):
         assert getattr(meta, field), field
     assert meta.maturity in {"alpha", "beta", "stable"}
 
@@ -64,7 +71,8 @@ async def test_operator_capabilities_leave_out_set_status_by_default(
     )
     assert all(c.HasField("rpc") for c in result.capabilities)
     assert [c.rpc.type for c in result.capabilities] == [
-        RPC.TYPE_VALIDATE_CLUSTER_CREATE, RPC.TYPE_VALIDATE_CLUSTER_CHANGE,
+        RPC.TYPE_VALIDATE_CLUSTER_CREATE,
+        RPC.TYPE_VALIDATE_CLUSTER_CHANGE,
         RPC.TYPE_MUTATE_CLUSTER,
     ]
 

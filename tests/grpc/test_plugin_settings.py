@@ -49,12 +49,20 @@ def settings_from(monkeypatch: pytest.MonkeyPatch) -> Callable[..., ServerSettin
 def test_every_flag_can_come_from_the_environment(
     settings_from: Callable[..., ServerSettings],
 ) -> None:
-    settings = settings_from([], {
-        "SERVER_CERT": "/tls/tls.crt", "SERVER_KEY": "/tls/tls.key",
-        "CLIENT_CERT": "/client/tls.crt", "SERVER_ADDRESS": ":9443",
-        "RECEIVER_IMAGE": "example.com/receiver:1", "ENABLE_SET_STATUS": "true",
-        "JANITOR_INTERVAL": "30", "LOG_FORMAT": "json", "GRACE_PERIOD": "5",
-    })
+    settings = settings_from(
+        [],
+        {
+            "SERVER_CERT": "/tls/tls.crt",
+            "SERVER_KEY": "/tls/tls.key",
+            "CLIENT_CERT": "/client/tls.crt",
+            "SERVER_ADDRESS": ":9443",
+            "RECEIVER_IMAGE": "example.com/receiver:1",
+            "ENABLE_SET_STATUS": "true",
+            "JANITOR_INTERVAL": "30",
+            "LOG_FORMAT": "json",
+            "GRACE_PERIOD": "5",
+        },
+    )
     assert str(settings.tls.server_cert) == "/tls/tls.crt"
     assert str(settings.tls.server_key) == "/tls/tls.key"
     assert str(settings.tls.client_cert) == "/client/tls.crt"
@@ -84,12 +92,17 @@ def test_receiver_image_defaults_to_the_plugin_image(
     assert explicit.receiver_image == "other:2"
 
 
-@pytest.mark.parametrize(("flag", "env"), [("--server-cert", "SERVER_CERT"),
-                                           ("--server-key", "SERVER_KEY"),
-                                           ("--client-cert", "CLIENT_CERT")])
+@pytest.mark.parametrize(
+    ("flag", "env"),
+    [
+        ("--server-cert", "SERVER_CERT"),
+        ("--server-key", "SERVER_KEY"),
+        ("--client-cert", "CLIENT_CERT"),
+    ],
+)
 def test_a_missing_tls_flag_is_named(flag: str, env: str) -> None:
     args = TLS_ARGS.copy()
-    del args[args.index(flag): args.index(flag) + 2]
+    del args[args.index(flag) : args.index(flag) + 2]
     result = CliRunner().invoke(make_serve_command(), args, env={})
     assert result.exit_code == 2
     assert f"{flag} (or env {env}) is required" in result.output

@@ -9,8 +9,8 @@ from pathlib import Path
 
 import grpc
 import pytest
-from conftest import Pki, Running, running_server, secure_channel, serve_process
-from plugin_pki import CA, SERVICE_NAME, Pem, self_signed_client
+from support.grpcserver import Pki, Running, running_server, secure_channel, serve_process
+from support.plugin_pki import CA, SERVICE_NAME, Pem, self_signed_client
 
 from cnpg_wal_replica.plugin._pb import identity_pb2, identity_pb2_grpc
 from cnpg_wal_replica.plugin.settings import TLSFiles
@@ -31,10 +31,14 @@ async def test_trusted_client_is_served(server: Running) -> None:
 
 @pytest.mark.parametrize("who", ["no-certificate", "stranger", "other-ca"])
 async def test_untrusted_clients_are_refused(server: Running, who: str) -> None:
-    client = {"no-certificate": None, "stranger": server.pki.stranger,
-              "other-ca": server.pki.foreign_client}[who]
-    async with secure_channel(server.port, root=server.pki.ca.cert_pem, client=client,
-                              fresh=True) as channel:
+    client = {
+        "no-certificate": None,
+        "stranger": server.pki.stranger,
+        "other-ca": server.pki.foreign_client,
+    }[who]
+    async with secure_channel(
+        server.port, root=server.pki.ca.cert_pem, client=client, fresh=True
+    ) as channel:
         with pytest.raises(grpc.aio.AioRpcError) as caught:
             await _probe(channel)
     assert caught.value.code() == grpc.StatusCode.UNAVAILABLE
@@ -51,8 +55,10 @@ def _handshake(port: int, pki: Pki, tmp: Path, maximum: ssl.TLSVersion) -> str:
     context.load_verify_locations(ca)
     context.load_cert_chain(cert, key)
     context.set_alpn_protocols(["h2"])
-    with socket.create_connection(("127.0.0.1", port), timeout=5) as raw, \
-            context.wrap_socket(raw, server_hostname=SERVICE_NAME) as tls:
+    with (
+        socket.create_connection(("127.0.0.1", port), timeout=5) as raw,
+        context.wrap_socket(raw, server_hostname=SERVICE_NAME) as tls,
+    ):
         tls.write(b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n")  # a client cert refusal surfaces here
         tls.read(9)
         return str(tls.version())
@@ -76,9 +82,7 @@ def test_grpcio_alone_would_accept_tls12(pki: Pki, tmp_path: Path) -> None:
         assert any(line["event"] == "server.tls12_allowed" for line in served.log_lines)
 
 
-async def test_rotated_certificates_are_used_without_restart(
-    pki: Pki, tmp_path: Path
-) -> None:
+async def test_rotated_certificates_are_used_without_restart(pki: Pki, tmp_path: Path) -> None:
     new_ca = CA.create("rotated CA")
     new_server = new_ca.issue("cnpg-wal-replica", dns=SERVICE_NAME, client=False)
     new_client = self_signed_client("cnpg-operator-client")
@@ -88,8 +92,9 @@ async def test_rotated_certificates_are_used_without_restart(
             assert await _probe(before)
         _rotate(running_tls(tls_dir), new_server, new_client)
 
-        async with secure_channel(running.port, root=new_ca.cert_pem, client=new_client,
-                                  fresh=True) as after:
+        async with secure_channel(
+            running.port, root=new_ca.cert_pem, client=new_client, fresh=True
+        ) as after:
             assert await _probe(after)
         async with running.channel(fresh=True) as old_credentials:
             with pytest.raises(grpc.aio.AioRpcError):
@@ -97,22 +102,22 @@ async def test_rotated_certificates_are_used_without_restart(
 
 
 def running_tls(directory: Path) -> TLSFiles:
-    return TLSFiles(directory / "server.crt", directory / "server.key",
-                    directory / "client-ca.crt")
+    return TLSFiles(directory / "server.crt", directory / "server.key", directory / "client-ca.crt")
 
 
 def _rotate(tls: TLSFiles, server: Pem, client: Pem) -> None:
     """Replace the files atomically, as the kubelet does when a Secret changes."""
-    for path, data in ((tls.server_cert, server.cert), (tls.server_key, server.key),
-                       (tls.client_cert, client.cert)):
+    for path, data in (
+        (tls.server_cert, server.cert),
+        (tls.server_key, server.key),
+        (tls.client_cert, client.cert),
+    ):
         staged = path.with_suffix(".new")
         staged.write_bytes(data)
         os.replace(staged, path)
 
 
-def test_half_written_rotation_keeps_the_current_certificates(
-    pki: Pki, tmp_path: Path
-) -> None:
+def test_half_written_rotation_keeps_the_current_certificates(pki: Pki, tmp_path: Path) -> None:
     tls = pki.write_tls_files(tmp_path)
     certificates = ReloadingCertificates(tls)
     current = certificates.bundle

@@ -35,9 +35,9 @@ def cluster_document(
         for s in svc
         for suffix in ("", f".{namespace}", f".{namespace}.svc", f".{namespace}.svc.cluster.local")
     ]
-    doc: dict[str, Any] = {
-        "apiVersion": "postgresql.cnpg.io/v1",
+    doc: dict[str, Any] = {  # Go's encoding/json writes TypeMeta's kind first
         "kind": "Cluster",
+        "apiVersion": "postgresql.cnpg.io/v1",
         "metadata": {
             "name": name,
             "namespace": namespace,
@@ -97,5 +97,5 @@ def cluster_document(
 
 
 def cluster_json(*args: Any, **kwargs: Any) -> bytes:
-    """`cluster_document` encoded as the operator sends it."""
-    return json.dumps(cluster_document(*args, **kwargs)).encode()
+    """`cluster_document` encoded as the operator sends it (compact, like Go)."""
+    return json.dumps(cluster_document(*args, **kwargs), separators=(",", ":")).encode()

@@ -44,6 +44,22 @@ def kind_of(resource_json: bytes) -> str | None:
     return kind if isinstance(kind, str) else None
 
 
+def hooked(request: reconciler_pb2.ReconcilerHooksRequest) -> tuple[bytes, bytes | None]:
+    """The Cluster's bytes, and the hooked resource's bytes when they must be inspected.
+
+    For KIND_CLUSTER the operator sends the same bytes in both fields (CNPG-I §1.3), so
+    the kind is known without decoding tens of KB; only a different resource (e.g. a
+    Backup) needs its kind read.
+    """
+    cluster = request.cluster_definition
+    resource = request.resource_definition
+    if not cluster:
+        return resource, resource
+    if not resource or resource == cluster:
+        return cluster, None
+    return cluster, resource
+
+
 class ReconcilerHooksServicer(reconciler_pb2_grpc.ReconcilerHooksServicer):
     """Hooks only KIND_CLUSTER; anything else is answered CONTINUE untouched."""
 
@@ -69,11 +85,11 @@ class ReconcilerHooksServicer(reconciler_pb2_grpc.ReconcilerHooksServicer):
     ) -> reconciler_pb2.ReconcilerHooksResult:
         """Always CONTINUE: an error or requeue here would block the Cluster, failover
         included (CNPG-I §2.6)."""
-        resource = request.resource_definition or request.cluster_definition
-        if kind_of(resource) != "Cluster":
+        cluster, resource = hooked(request)
+        if resource is not None and kind_of(resource) != "Cluster":
             return _CONTINUE
         try:
-            self._core.pre(request.cluster_definition or resource)
+            self._core.pre(cluster)
         except Exception:
             log.exception("rpc.pre_failed_ignored")
         return _CONTINUE
@@ -83,16 +99,17 @@ class ReconcilerHooksServicer(reconciler_pb2_grpc.ReconcilerHooksServicer):
         request: reconciler_pb2.ReconcilerHooksRequest,
         context: grpc.aio.ServicerContext[Any, Any],
     ) -> reconciler_pb2.ReconcilerHooksResult:
-        resource = request.resource_definition or request.cluster_definition
+        cluster, resource = hooked(request)
         try:
-            kind = kind_of(resource)
-            if kind is None:
-                raise ClusterDecodeError(
-                    "the resource sent to Post is not a JSON object with a 'kind'"
-                )
-            if kind != "Cluster":
-                return _CONTINUE
-            await self._core.post(request.cluster_definition or resource)
+            if resource is not None:
+                kind = kind_of(resource)
+                if kind is None:
+                    raise ClusterDecodeError(
+                        "the resource sent to Post is not a JSON object with a 'kind'"
+                    )
+                if kind != "Cluster":
+                    return _CONTINUE
+            await self._core.post(cluster)
         except Exception as error:
             await abort_with(context, error, "Post")
         return _CONTINUE
