@@ -1,6 +1,7 @@
 # Task entry points. `make demo` and `make test` do all set-up on a fresh machine.
 UV := UV_PYTHON_DOWNLOADS=never uv run --frozen
 SRC := src tests bench
+DEMO_ARGS ?= --duration 30
 
 .PHONY: setup demo test test-fast lint typecheck check-generated gen-proto docs bench harness-info ci
 
@@ -8,7 +9,7 @@ setup:
 	scripts/setup
 
 demo: setup  ## stream WAL from a throwaway local PostgreSQL (no Kubernetes needed)
-	$(UV) cnpg-wal-replica demo
+	$(UV) cnpg-wal-replica demo $(DEMO_ARGS)
 
 test: ## everything CI runs: lint, generated files, all tests (PostgreSQL, gRPC, Kubernetes)
 	scripts/setup --tests
