@@ -14,6 +14,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
+from cnpg_wal_replica.compression import parse_compression
 from cnpg_wal_replica.units import parse_bytes, parse_duration, parse_quantity
 
 _DNS1123_LABEL = r"[a-z0-9]([-a-z0-9]*[a-z0-9])?"
@@ -134,24 +135,8 @@ def application_name(raw: str) -> str:
 
 
 def compression(raw: str) -> str:
-    """What `pg_receivewal --compress` accepts, normalised: none, gzip:N or lz4[:N]."""
-    value = raw.strip().lower()
-    if value.isdigit():
-        level = int(value)
-        if level > 9:
-            raise ValueError("as a number must be a gzip level from 0 (none) to 9")
-        return "none" if level == 0 else f"gzip:{level}"
-    method, _, level_text = value.partition(":")
-    if method == "none" and not level_text:
-        return "none"
-    limits = {"gzip": 9, "lz4": 12}
-    if method not in limits:
-        raise ValueError("must be none, gzip, gzip:1-9, lz4 or lz4:1-12")
-    if not level_text:
-        return method
-    if not level_text.isdigit() or not 1 <= int(level_text) <= limits[method]:
-        raise ValueError(f"has a {method} level outside 1-{limits[method]}")
-    return f"{method}:{int(level_text)}"
+    """What `pg_receivewal --compress` accepts, normalised: none, gzip[:N] or lz4[:N]."""
+    return parse_compression(raw).argument()
 
 
 def cpu_quantity(raw: str) -> str:

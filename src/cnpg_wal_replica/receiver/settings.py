@@ -9,53 +9,19 @@ from __future__ import annotations
 
 import re
 import shutil
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
 from pydantic import Field, ValidationError, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
+from cnpg_wal_replica.compression import Compression, parse_compression
 from cnpg_wal_replica.units import parse_bytes, parse_duration
+
+__all__ = ["Compression", "ReceiverSettings", "SettingsError", "load_settings", "parse_compression"]
 
 ENV_PREFIX = "WAL_RECEIVER_"
 _SLOT_RE = re.compile(r"^[a-z0-9_]{1,63}$")
-_COMPRESSION_RE = re.compile(r"^(?P<method>none|gzip|lz4)(?::(?P<level>[0-9]{1,2}))?$")
-_LEVEL_RANGE = {"gzip": (1, 9), "lz4": (1, 12)}
-
-
-@dataclass(frozen=True)
-class Compression:
-    """``pg_receivewal --compress`` setting: a method and an optional level."""
-
-    method: Literal["none", "gzip", "lz4"]
-    level: int | None = None
-
-    def argument(self) -> str:
-        """The value of ``--compress`` (PostgreSQL 15 syntax: ``gzip:5``, ``lz4``)."""
-        return self.method if self.level is None else f"{self.method}:{self.level}"
-
-    @property
-    def suffix(self) -> str:
-        """File-name suffix of completed segments (``.gz``, ``.lz4`` or empty)."""
-        return {"none": "", "gzip": ".gz", "lz4": ".lz4"}[self.method]
-
-
-def parse_compression(text: str) -> Compression:
-    """Parse ``none``, ``gzip``, ``gzip:N`` (1-9), ``lz4`` or ``lz4:N`` (1-12)."""
-    match = _COMPRESSION_RE.match(text.strip().lower())
-    if match is None:
-        raise ValueError(f"{text!r} is not a compression (use none, gzip, gzip:5, lz4 or lz4:1)")
-    method = match["method"]
-    if match["level"] is None:
-        return Compression(method)  # type: ignore[arg-type]
-    if method == "none":
-        raise ValueError("compression 'none' takes no level (use none)")
-    low, high = _LEVEL_RANGE[method]
-    level = int(match["level"])
-    if not low <= level <= high:
-        raise ValueError(f"{method} level must be {low}..{high}, got {level} (e.g. {method}:{low})")
-    return Compression(method, level)  # type: ignore[arg-type]
 
 
 def find_pg_receivewal() -> Path:

@@ -92,8 +92,8 @@ def test_empty_retention_means_none(env: pytest.MonkeyPatch) -> None:
 @pytest.mark.parametrize(
     ("name", "value", "fragment"),
     [
-        ("COMPRESSION", "zstd", "use none, gzip"),
-        ("COMPRESSION", "gzip:42", "gzip level must be 1..9"),
+        ("COMPRESSION", "zstd", "must be none, gzip, gzip:1-9, lz4 or lz4:1-12"),
+        ("COMPRESSION", "gzip:42", "has a gzip level outside 1-9"),
         ("PORT", "70000", "WAL_RECEIVER_PORT"),
         ("SLOT_NAME", "Bad-Slot", "not a slot name"),
         ("RETENTION_MAX_AGE", "seven days", "not a duration"),
