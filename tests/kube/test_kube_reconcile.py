@@ -191,6 +191,9 @@ async def test_deleting_the_cluster_garbage_collects_the_receiver_objects(
 ) -> None:
     cluster = await kubeobjects.create_cluster(kube_admin, namespace, "pg", {})
     await reconciler.post(kubeobjects.cluster_bytes(cluster))
+    deployment, pvc = await receiver_objects(kube_admin, namespace)
+    assert deployment.metadata is not None
+    assert pvc.metadata is not None, "both objects exist before the Cluster is deleted"
 
     await kube_admin.delete(Cluster, "pg", namespace=namespace)
 
