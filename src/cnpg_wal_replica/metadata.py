@@ -21,6 +21,10 @@ LICENSE_URL = "https://www.apache.org/licenses/LICENSE-2.0"
 MATURITY = "alpha"
 VENDOR = "DocumentDB"
 
+IMAGE_REPOSITORY = "ghcr.io/documentdb/cnpg-wal-replica"
+RELEASE_IMAGE = f"{IMAGE_REPOSITORY}:{VERSION}"
+"""The image of this release; deploy/ runs it and `render` previews with it."""
+
 FIELD_MANAGER = "cnpg-wal-replica"
 """Server-side apply field manager for every object the plugin writes."""
 

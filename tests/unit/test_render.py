@@ -52,3 +52,14 @@ def test_render_examples_directory(tmp_path: Path) -> None:
     for example in examples:
         result = CliRunner().invoke(main, ["render", str(example), "--receiver-image", "r:1"])
         assert result.exit_code == 0, f"{example.name}: {result.output}"
+
+
+def test_render_defaults_to_the_release_image_which_deploy_runs(tmp_path: Path) -> None:
+    from cnpg_wal_replica.metadata import RELEASE_IMAGE
+
+    result = CliRunner().invoke(main, ["render", str(write_cluster(tmp_path))], env={})
+    assert result.exit_code == 0, result.output
+    deployment = list(yaml.safe_load_all(result.output))[1]
+    assert deployment["spec"]["template"]["spec"]["containers"][0]["image"] == RELEASE_IMAGE
+    deploy = (Path(__file__).resolve().parents[2] / "deploy" / "deployment.yaml").read_text()
+    assert f"image: {RELEASE_IMAGE}" in deploy, "deploy/ must run this release's image"

@@ -16,7 +16,7 @@ import yaml
 from cnpg_wal_replica import config, specs
 from cnpg_wal_replica.cluster import ClusterView
 from cnpg_wal_replica.errors import ConfigError, WalReplicaError
-from cnpg_wal_replica.metadata import PLUGIN_NAME
+from cnpg_wal_replica.metadata import PLUGIN_NAME, RELEASE_IMAGE
 
 
 def load_cluster(path: Path) -> dict[str, Any]:
@@ -75,7 +75,8 @@ def _parse_overrides(pairs: tuple[str, ...]) -> dict[str, str]:
 @click.option(
     "--receiver-image",
     envvar="RECEIVER_IMAGE",
-    default=None,
+    default=RELEASE_IMAGE,
+    show_default=True,
     help="The image the plugin server would default to.",
 )
 def render(cluster_file: Path, pairs: tuple[str, ...], receiver_image: str | None) -> None:
