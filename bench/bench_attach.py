@@ -16,6 +16,7 @@ from typing import Protocol
 
 import bench_procs
 from psycopg.conninfo import make_conninfo
+from support import localreceiver
 
 from cnpg_wal_replica import localpg
 
@@ -60,21 +61,13 @@ class Receiver:
         self.process: subprocess.Popen[bytes] | None = None
 
     def start(self) -> None:
-        params = self.primary.replica_params()
-        env = {
-            "WAL_RECEIVER_HOST": params["host"],
-            "WAL_RECEIVER_PORT": params["port"],
-            "WAL_RECEIVER_SSLROOTCERT": params["sslrootcert"],
-            "WAL_RECEIVER_SSLCERT": params["sslcert"],
-            "WAL_RECEIVER_SSLKEY": params["sslkey"],
-            "WAL_RECEIVER_SLOT_NAME": RECEIVER_SLOT,
-            "WAL_RECEIVER_APPLICATION_NAME": str(self.application_name),
-            "WAL_RECEIVER_WAL_DIRECTORY": str(self.directory),
-            "WAL_RECEIVER_SYNCHRONOUS": "true" if self.sync else "false",
-            "WAL_RECEIVER_HTTP_ADDRESS": f"127.0.0.1:{localpg.free_port()}",
-            "WAL_RECEIVER_LOG_FORMAT": "json",
-            "WAL_RECEIVER_PG_RECEIVEWAL": str(self.primary.bindir / "pg_receivewal"),
-        }
+        env = localreceiver.receiver_env(
+            self.primary,
+            self.directory,
+            str(self.application_name),
+            slot_name=RECEIVER_SLOT,
+            synchronous="true" if self.sync else "false",
+        )
         self.directory.mkdir(parents=True, exist_ok=True)
         with self.log.open("ab") as log:
             self.process = subprocess.Popen(
@@ -195,7 +188,7 @@ def _drop_slot(primary: localpg.LocalPostgres, slot: str) -> None:
         primary.sql("SELECT pg_drop_replication_slot(%s)", (slot,))
         return True
 
-    bench_procs.wait_for(dropped, 30, f"slot {slot} to become inactive and be dropped")
+    localreceiver.wait_until(dropped, 30, f"slot {slot} to become inactive and be dropped")
 
 
 def make_component(config: str, primary: localpg.LocalPostgres, workdir: Path) -> Component:

@@ -32,11 +32,6 @@ from typing import Any
 import bench_procs
 import bench_stats
 
-REPO = Path(__file__).resolve().parents[1]
-for extra in (REPO / "tests",):
-    if str(extra) not in sys.path:
-        sys.path.insert(0, str(extra))
-
 NAMESPACE = "bench"
 CLUSTER = "pg"
 MANAGED_FIELDS = 60

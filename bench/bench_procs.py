@@ -43,18 +43,6 @@ def children(pid: int) -> list[int]:
     return [int(p) for p in text.split()]
 
 
-def wait_for(predicate: Any, timeout: float, what: str, interval: float = 0.1) -> Any:
-    """Poll ``predicate`` until truthy; TimeoutError naming ``what``."""
-    deadline = time.monotonic() + timeout
-    while True:
-        value = predicate()
-        if value:
-            return value
-        if time.monotonic() > deadline:
-            raise TimeoutError(f"timed out after {timeout:.0f} s waiting for {what}")
-        time.sleep(interval)
-
-
 @dataclass
 class LagSampler:
     """Samples ``pg_stat_replication`` flush lag (bytes) of one application every 100 ms."""

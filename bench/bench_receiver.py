@@ -27,6 +27,7 @@ from typing import Any
 import bench_attach
 import bench_procs
 import bench_stats
+from support import localreceiver
 
 from cnpg_wal_replica import localpg
 
@@ -103,10 +104,10 @@ def run_once(
         _prepare_tables(primary)
         component.start()
         if app is not None:
-            bench_procs.wait_for(lambda: _streaming(primary, app), 120, f"{app} streaming")
+            localreceiver.wait_until(lambda: _streaming(primary, app), 120, f"{app} streaming")
             target = primary.current_lsn()
             column = "sent_lsn" if config == "bare-async-lazy" else "flush_lsn"
-            bench_procs.wait_for(
+            localreceiver.wait_until(
                 lambda: _position(primary, app, column) >= target, 120, f"{app} caught up"
             )
         if config in SYNCHRONOUS:

@@ -19,8 +19,12 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-import bench_procs
-import bench_report
+REPO = Path(__file__).resolve().parents[1]
+if str(REPO / "tests") not in sys.path:  # the benchmarks reuse tests/support/
+    sys.path.insert(0, str(REPO / "tests"))
+
+import bench_procs  # noqa: E402
+import bench_report  # noqa: E402
 
 HERE = Path(__file__).resolve().parent
 SECTIONS = ("plugin", "receiver", "verify")

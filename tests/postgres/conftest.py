@@ -12,12 +12,13 @@ import signal
 import subprocess
 import sys
 import tempfile
-import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import httpx
 import pytest
+from support import localreceiver
+from support.localreceiver import wait_until
 
 from cnpg_wal_replica import archive, localpg
 from cnpg_wal_replica.receiver.listing import list_archive
@@ -26,20 +27,6 @@ if not (Path("/usr/lib/postgresql") / localpg.PG_VERSION / "bin" / "postgres").e
     pytest.skip("PostgreSQL 15 server binaries are not installed", allow_module_level=True)
 
 APP = "wal_receiver_test"
-
-
-def wait_until(
-    predicate: Callable[[], object], timeout: float, what: str, interval: float = 0.05
-) -> object:
-    """Poll ``predicate`` until it returns something truthy; fail naming ``what``."""
-    deadline = time.monotonic() + timeout
-    while True:
-        value = predicate()
-        if value:
-            return value
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out after {timeout} s waiting for {what}")
-        time.sleep(interval)
 
 
 @pytest.fixture
@@ -124,21 +111,7 @@ class Receiver:
 
 def receiver_env(pg: localpg.LocalPostgres, directory: Path, **overrides: str) -> dict[str, str]:
     """The environment the plugin's Deployment would set, pointing at ``pg``."""
-    params = pg.replica_params()
-    env = {
-        "WAL_RECEIVER_HOST": params["host"],
-        "WAL_RECEIVER_PORT": params["port"],
-        "WAL_RECEIVER_SSLROOTCERT": params["sslrootcert"],
-        "WAL_RECEIVER_SSLCERT": params["sslcert"],
-        "WAL_RECEIVER_SSLKEY": params["sslkey"],
-        "WAL_RECEIVER_APPLICATION_NAME": APP,
-        "WAL_RECEIVER_WAL_DIRECTORY": str(directory),
-        "WAL_RECEIVER_HTTP_ADDRESS": f"127.0.0.1:{localpg.free_port()}",
-        "WAL_RECEIVER_LOG_FORMAT": "json",
-        "WAL_RECEIVER_PG_RECEIVEWAL": str(pg.bindir / "pg_receivewal"),
-    }
-    env.update({"WAL_RECEIVER_" + k.upper(): v for k, v in overrides.items()})
-    return env
+    return localreceiver.receiver_env(pg, directory, APP, **overrides)
 
 
 @pytest.fixture
