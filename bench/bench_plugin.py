@@ -250,6 +250,16 @@ async def _drive_floor(
     return {"post": bench_stats.latency_summary(post), "pre": bench_stats.latency_summary(pre)}
 
 
+def _terminate(process: subprocess.Popen[bytes], grace: float) -> None:
+    """SIGTERM, then SIGKILL after ``grace`` seconds."""
+    process.send_signal(signal.SIGTERM)
+    try:
+        process.wait(grace)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        process.wait()
+
+
 def measure_floor(pki: dict[str, Path], payload: bytes, clients: int, calls: int) -> dict[str, Any]:
     """Start the do-nothing server, load it like the plugin, stop it."""
     port = bench_procs.free_port()
@@ -261,12 +271,7 @@ def measure_floor(pki: dict[str, Path], payload: bytes, clients: int, calls: int
     try:
         return asyncio.run(_drive_floor(port, pki, payload, clients, calls))
     finally:
-        process.send_signal(signal.SIGTERM)
-        try:
-            process.wait(10)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
+        _terminate(process, 10)
 
 
 def measure(quick: bool = False, log: Callable[[str], None] = print) -> dict[str, Any]:
@@ -324,12 +329,7 @@ def measure(quick: bool = False, log: Callable[[str], None] = print) -> dict[str
         )
     finally:
         if process is not None and process.poll() is None:
-            process.send_signal(signal.SIGTERM)
-            try:
-                process.wait(30)
-            except subprocess.TimeoutExpired:
-                process.kill()
-                process.wait()
+            _terminate(process, 30)
         plane.stop()
         import shutil
 
