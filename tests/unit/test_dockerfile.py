@@ -125,7 +125,8 @@ def test_every_base_image_is_pinned_to_an_exact_version_or_digest(
 def test_base_python_satisfies_requires_python_and_matches_the_label(
     instructions: list[Instruction], pyproject: dict[str, object]
 ) -> None:
-    image = arg_defaults(instructions)["PYTHON_IMAGE"]
+    defaults = arg_defaults(instructions)
+    image = defaults["PYTHON_IMAGE"]
     match = re.fullmatch(r"python:(\d+)\.(\d+)\.\d+-slim-(\w+)", image)
     assert match, image
     project = pyproject["project"]
@@ -133,7 +134,7 @@ def test_base_python_satisfies_requires_python_and_matches_the_label(
     floor = re.fullmatch(r">=(\d+)\.(\d+)", project["requires-python"])
     assert floor
     assert (int(match[1]), int(match[2])) >= (int(floor[1]), int(floor[2]))
-    labels = " ".join(i.args for i in instructions if i.keyword == "LABEL")
+    labels = expand(" ".join(i.args for i in instructions if i.keyword == "LABEL"), defaults)
     assert f'org.opencontainers.image.base.name="docker.io/library/{image}"' in labels
 
 
@@ -298,3 +299,54 @@ def test_pgdg_fingerprint_is_the_key_debian_ships(
     ).stdout
     fingerprints = re.findall(r"^fpr:::::::::([0-9A-F]{40}):$", listing, flags=re.M)
     assert expected in fingerprints
+
+
+def test_build_options_default_to_the_release_build(
+    instructions: list[Instruction], runtime: list[Instruction]
+) -> None:
+    defaults = arg_defaults(instructions)
+    assert defaults["PG_CLIENT_SOURCE"] == "pgdg"
+    runs = " ".join(i.args for i in runtime if i.keyword == "RUN")
+    assert "pgdg|debian) ;;" in runs, "an unknown PG_CLIENT_SOURCE must fail the build"
+    assert 'if [ "${PG_CLIENT_SOURCE}" = pgdg ]; then printf' in runs
+
+
+BUILD_CA = "/run/secrets/build-ca"
+
+
+def test_https_steps_take_the_ca_as_a_build_secret_only(instructions: list[Instruction]) -> None:
+    """Behind a TLS-intercepting proxy (`--secret id=build-ca,src=...`); never in a layer."""
+    fetching = [
+        i.args
+        for i in instructions
+        if i.keyword == "RUN" and re.search(r"pip install|uv sync|postgresql-client", i.args)
+    ]
+    assert len(fetching) == 4
+    for run in fetching:
+        assert run.startswith("--mount=type=secret,id=build-ca "), run
+        assert f"[ -s {BUILD_CA} ]" in run, "the secret is optional"
+    for ins in instructions:
+        if ins.keyword != "RUN":
+            assert "build-ca" not in ins.args, f"{ins.keyword} {ins.args}"
+        assert not re.search(rf"\b(cp|mv|cat|tee|ln)\b[^&;]*{BUILD_CA}", ins.args), ins.args
+    env = " ".join(i.args for i in instructions if i.keyword == "ENV")
+    for variable in ("SSL_CERT_FILE", "PIP_CERT", "REQUESTS_CA_BUNDLE", "CAInfo"):
+        assert variable not in env
+
+
+def test_python_comes_from_path_for_any_debian_base(instructions: list[Instruction]) -> None:
+    """Official images have python in /usr/local/bin, Debian's in /usr/bin and no system pip."""
+    builder = stages(instructions)[0]
+    env = " ".join(i.args for i in builder if i.keyword == "ENV")
+    assert "UV_PYTHON=python3" in env.split()
+    assert "/usr/local/bin" not in " ".join(i.args for i in instructions)
+    runs = " ".join(i.args for i in builder if i.keyword == "RUN")
+    assert "python3 -m venv /opt/uv" in runs
+    assert re.search(r"(^|\s)pip install", runs) is None, "use the venv's pip"
+    assert "/opt/uv/bin/pip install" in runs
+
+
+def test_build_options_are_documented() -> None:
+    text = (ROOT / "docs" / "installation.md").read_text()
+    assert "--secret id=build-ca,src=" in text
+    assert "PG_CLIENT_SOURCE=debian" in text
