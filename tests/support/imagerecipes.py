@@ -65,15 +65,23 @@ def step(label: str) -> Iterator[None]:
     say(f"{label} done in {time.monotonic() - started:.1f} s")
 
 
-def run_logged(argv: Sequence[str], log: Path, label: str, cwd: Path | None = None) -> None:
-    """Run a tool with its output appended to `log`; raise with the log's tail if it fails."""
+def run_logged(argv: Sequence[str], log: Path, label: str, heartbeat: float = 30) -> None:
+    """Run a tool with its output appended to `log`, saying every `heartbeat` seconds that it
+    still runs; raise with the log's tail if it fails."""
+    started = time.monotonic()
     with step(label), log.open("a") as out:
         out.write(f"$ {' '.join(argv)}\n")
         out.flush()
-        result = subprocess.run(argv, stdout=out, stderr=subprocess.STDOUT, cwd=cwd, check=False)
-    if result.returncode != 0:
-        tail = "\n".join(log.read_text(errors="replace").splitlines()[-25:])
-        raise RuntimeError(f"{argv[0]} exited {result.returncode} (log: {log}):\n{tail}")
+        with subprocess.Popen(argv, stdout=out, stderr=subprocess.STDOUT) as process:
+            while True:
+                try:
+                    returncode = process.wait(timeout=heartbeat)
+                    break
+                except subprocess.TimeoutExpired:
+                    say(f"{label}: still running ({time.monotonic() - started:.0f} s, log {log})")
+        if returncode != 0:
+            tail = "\n".join(log.read_text(errors="replace").splitlines()[-25:])
+            raise RuntimeError(f"{argv[0]} exited {returncode} (log: {log}):\n{tail}")
 
 
 def mmdebstrap_argv(packages: Sequence[str], hooks: Sequence[str], output: Path) -> list[str]:

@@ -262,3 +262,16 @@ def test_a_new_build_removes_older_archives_of_the_same_image(tmp_path: Path) ->
     assert new.is_file()
     assert other.is_file()
     assert not old.exists()
+
+
+def test_tool_failures_show_the_log_tail_and_long_steps_say_they_run(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    log = tmp_path / "x.log"
+    with pytest.raises(RuntimeError, match=r"(?s)sh exited 3 .*boom"):
+        imagerecipes.run_logged(["sh", "-c", "echo boom; exit 3"], log, "fails")
+    imagerecipes.run_logged(["sh", "-c", "sleep 0.3"], log, "slow", heartbeat=0.1)
+    err = capsys.readouterr().err
+    assert "images: fails FAILED after" in err
+    assert "images: slow: still running" in err
+    assert re.search(r"images: slow done in \d+\.\d s", err)
