@@ -1,7 +1,9 @@
 // Command coredns is CoreDNS with only the plugins a cluster DNS without upstream forwarding
-// needs (no forward, loop or hosts), for a Corefile such as
+// needs (no forward, loop or hosts; bind, so that it can run as a process on the node listening
+// on one address), for a Corefile such as
 //
 //	.:53 {
+//	    bind 10.88.0.1
 //	    errors
 //	    log
 //	    health
@@ -18,6 +20,7 @@ import (
 	"github.com/coredns/coredns/core/dnsserver"
 	"github.com/coredns/coredns/coremain"
 
+	_ "github.com/coredns/coredns/plugin/bind"
 	_ "github.com/coredns/coredns/plugin/cache"
 	_ "github.com/coredns/coredns/plugin/errors"
 	_ "github.com/coredns/coredns/plugin/health"
@@ -34,6 +37,7 @@ import (
 var directives = []string{
 	"metadata",
 	"reload",
+	"bind",
 	"ready",
 	"health",
 	"prometheus",
