@@ -2,12 +2,19 @@
 
 `scripts/kube-harness build` fills the cache; this module only finds things and says how to
 get them when they are missing. Layout of the cache (`$CNPG_WAL_REPLICA_CACHE`, default
-`~/.cache/cnpg-wal-replica`):
+`~/.cache/cnpg-wal-replica`), one directory per Go module under tests/harness, named by the
+version of the upstream module it builds and a hash of its recipe (`module_cache_dir`):
 
-    kube-<k8s version>/{etcd,kube-apiserver,kube-controller-manager}
+    kube-<k8s version>-<hash>/{etcd,kube-apiserver,kube-controller-manager,kube-scheduler,
+                               kubelet,kube-proxy,kubectl}
+    containerd-<version>-<hash>/{containerd,containerd-shim-runc-v2,ctr}
+    coredns-<version>-<hash>/coredns
+    cnpg-<version>-<hash>/{manager,kubectl-cnpg}
+    cert-manager-<version>-<hash>/controller
+    cnpgi-client-<hash>/cnpgi-client
     crds/cloudnative-pg-<version>/*.yaml     (config/crd/bases of the CNPG module)
     crds/cert-manager-<version>/*.yaml       (deploy/crds of the cert-manager module)
-    cnpgi-client-<source hash>/cnpgi-client  (tests/harness/cnpgi-client)
+    modules/cloudnative-pg-<version>/config/ (the CNPG module's kustomize tree)
 """
 
 from __future__ import annotations
@@ -48,21 +55,110 @@ def pins() -> dict[str, str]:
     return values
 
 
+RECIPE_FILES = ("go.mod", "go.sum", "recipe.sh")
+
+
+def module_source_hash(module: str) -> str:
+    """The recipe hash in a module's cache directory name; scripts/harness-build.sh agrees.
+
+    sha256 over `path\\0content\\0` of go.mod, go.sum, recipe.sh and every *.go file of
+    tests/harness/<module>, paths relative and in byte order; the first 16 hex digits.
+    """
+    source = HARNESS_DIR / module
+    names = sorted(
+        path.relative_to(source).as_posix()
+        for path in source.rglob("*")
+        if path.is_file() and (path.name in RECIPE_FILES or path.name.endswith(".go"))
+    )
+    digest = hashlib.sha256()
+    for name in names:
+        digest.update(name.encode() + b"\0" + (source / name).read_bytes() + b"\0")
+    return digest.hexdigest()[:16]
+
+
+def module_upstream_version(module: str) -> str | None:
+    """Version in go.mod of the module's recipe UPSTREAM (None when the recipe names none)."""
+    source = HARNESS_DIR / module
+    try:
+        recipe = (source / "recipe.sh").read_text()
+        go_mod = (source / "go.mod").read_text()
+    except FileNotFoundError as missing:
+        name = Path(missing.filename).name
+        raise HarnessMissing(f"tests/harness/{module} has no {name}") from None
+    upstream = re.search(r"^UPSTREAM=(\S*)", recipe, re.MULTILINE)
+    if upstream is None or not upstream.group(1):
+        return None
+    pattern = rf"^\s*(?:require\s+)?{re.escape(upstream.group(1))}\s+(v\S+)"
+    match = re.search(pattern, go_mod, re.MULTILINE)
+    if match is None:
+        raise HarnessMissing(f"tests/harness/{module}/go.mod does not require {upstream.group(1)}")
+    return match.group(1)
+
+
+def module_cache_dir(module: str) -> Path:
+    """`<cache>/<module>-<upstream version>-<hash>` (`<module>-<hash>` without an upstream)."""
+    version = module_upstream_version(module)
+    name = "-".join(part for part in (module, version, module_source_hash(module)) if part)
+    return cache_root() / name
+
+
+def _require_executables(binaries: object) -> None:
+    missing = [p for p in vars(binaries).values() if not os.access(p, os.X_OK)]
+    if missing:
+        raise HarnessMissing(f"missing {', '.join(map(str, missing))}: {BUILD_HINT}")
+
+
 @dataclass(frozen=True)
 class KubeBinaries:
+    """The control plane's binaries (tests/harness/kube)."""
+
     etcd: Path
     apiserver: Path
     controller_manager: Path
 
 
 def kube_binaries() -> KubeBinaries:
-    directory = cache_root() / f"kube-{pins()['KUBE_VERSION']}"
+    directory = module_cache_dir("kube")
     binaries = KubeBinaries(
         directory / "etcd", directory / "kube-apiserver", directory / "kube-controller-manager"
     )
-    missing = [p.name for p in vars(binaries).values() if not os.access(p, os.X_OK)]
-    if missing:
-        raise HarnessMissing(f"missing {', '.join(missing)} in {directory}: {BUILD_HINT}")
+    _require_executables(binaries)
+    return binaries
+
+
+@dataclass(frozen=True)
+class NodeBinaries:
+    """What a single node adds to the control plane, each built from its upstream module."""
+
+    kube_scheduler: Path  # tests/harness/kube
+    kubelet: Path
+    kube_proxy: Path
+    kubectl: Path
+    containerd: Path  # tests/harness/containerd
+    containerd_shim_runc_v2: Path
+    ctr: Path
+    coredns: Path  # tests/harness/coredns
+    cnpg_manager: Path  # tests/harness/cnpg: the operator, for its image
+    kubectl_cnpg: Path
+    cert_manager_controller: Path  # tests/harness/cert-manager
+
+
+def node_binaries() -> NodeBinaries:
+    kube, containerd, cnpg = (module_cache_dir(m) for m in ("kube", "containerd", "cnpg"))
+    binaries = NodeBinaries(
+        kube_scheduler=kube / "kube-scheduler",
+        kubelet=kube / "kubelet",
+        kube_proxy=kube / "kube-proxy",
+        kubectl=kube / "kubectl",
+        containerd=containerd / "containerd",
+        containerd_shim_runc_v2=containerd / "containerd-shim-runc-v2",
+        ctr=containerd / "ctr",
+        coredns=module_cache_dir("coredns") / "coredns",
+        cnpg_manager=cnpg / "manager",
+        kubectl_cnpg=cnpg / "kubectl-cnpg",
+        cert_manager_controller=module_cache_dir("cert-manager") / "controller",
+    )
+    _require_executables(binaries)
     return binaries
 
 
@@ -76,17 +172,31 @@ def crd_files(project: str) -> list[Path]:
     return files
 
 
+def cnpg_module_dir() -> Path:
+    """A copy of the pinned CNPG module's `config/` tree (kustomize: `config/default`)."""
+    directory = cache_root() / "modules" / f"cloudnative-pg-{pins()['CNPG_VERSION']}"
+    if not (directory / "config" / "default" / "kustomization.yaml").is_file():
+        raise HarnessMissing(f"no CloudNativePG config/ in {directory}: {BUILD_HINT}")
+    return directory
+
+
 def cnpgi_client_source_hash() -> str:
-    """Hash of the Go client's go.mod, go.sum and sources: the cache key of its binary."""
-    source = HARNESS_DIR / "cnpgi-client"
-    digest = hashlib.sha256()
-    for path in sorted([source / "go.mod", source / "go.sum", *source.glob("*.go")]):
-        digest.update(path.name.encode() + b"\0" + path.read_bytes() + b"\0")
-    return digest.hexdigest()[:16]
+    """Hash of the Go client's go.mod, go.sum, recipe and sources: the cache key of its binary."""
+    return module_source_hash("cnpgi-client")
 
 
 def cnpgi_client() -> Path:
-    binary = cache_root() / f"cnpgi-client-{cnpgi_client_source_hash()}" / "cnpgi-client"
+    binary = module_cache_dir("cnpgi-client") / "cnpgi-client"
     if not os.access(binary, os.X_OK):
         raise HarnessMissing(f"missing {binary}: {BUILD_HINT}")
     return binary
+
+
+def local_path_manifest() -> Path:
+    """The local-path provisioner's own install manifest, copied from its module."""
+    version = module_upstream_version("local-path")
+    path = cache_root() / "modules" / f"local-path-provisioner-{version}" / "deploy"
+    path = path / "local-path-storage.yaml"
+    if not path.is_file():
+        raise HarnessMissing(f"no local-path provisioner manifest at {path}: {BUILD_HINT}")
+    return path
