@@ -27,9 +27,10 @@ from pathlib import Path
 if __package__ in (None, ""):  # run as a script: make `support` importable
     sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from support import harnesspaths
 from support import imagerecipes as recipes
 from support.harnesspaths import REPO_ROOT, HarnessMissing, cache_root, pins
-from support.ocilayout import DEFAULT_PATH, ImageConfig
+from support.ocilayout import DEFAULT_PATH, ImageConfig, architecture
 
 RECIPE_VERSION = 2
 """Bump to rebuild every image (e.g. to pick up a Debian point release or a new toolchain)."""
@@ -153,7 +154,7 @@ def binary_image(
     name: str, files: Mapping[str, Path], entrypoint: list[str], user: int = NONROOT
 ) -> Image:
     """Static binaries (image path -> host file) in an image with /tmp and nothing else."""
-    config = ImageConfig(entrypoint=entrypoint, user=f"{user}:{user}", env={})
+    config = ImageConfig(entrypoint=entrypoint, user=f"{user}:{user}", env={"PATH": DEFAULT_PATH})
     missing = [str(p) for p in files.values() if not p.is_file()]
     if missing:
         raise HarnessMissing(f"image {name}: missing {', '.join(missing)}")
@@ -196,8 +197,22 @@ def cnpg_wal_replica() -> Image:
     )
 
 
-def _unwired(name: str) -> Image:
-    raise HarnessMissing(f"image {name}: the path of its binary is not wired into images.py yet")
+def cnpg_operator() -> Image:
+    """CNPG's operator as its own image has it: /manager, user 65532, and the manager again as
+    /operator/manager_<arch>, where the operator finds the binaries it can hand to instances
+    (without it: "invalid architecture")."""
+    manager = harnesspaths.module_cache_dir("cnpg") / "manager"
+    files = {"/manager": manager, f"/operator/manager_{architecture()}": manager}
+    return binary_image("cnpg-operator", files, ["/manager"])
+
+
+def local_path_provisioner() -> Image:
+    binary = harnesspaths.module_cache_dir("local-path") / "local-path-provisioner"
+    return binary_image(
+        "local-path-provisioner",
+        {"/usr/bin/local-path-provisioner": binary},
+        ["local-path-provisioner"],
+    )
 
 
 CATALOG: dict[str, Callable[[], Image]] = {
@@ -205,11 +220,10 @@ CATALOG: dict[str, Callable[[], Image]] = {
     "postgresql": postgresql,
     "pause": pause,
     "cnpg-wal-replica": cnpg_wal_replica,
-    "cnpg-operator": lambda: _unwired("cnpg-operator"),
-    "local-path-provisioner": lambda: _unwired("local-path-provisioner"),
+    "cnpg-operator": cnpg_operator,
+    "local-path-provisioner": local_path_provisioner,
 }
-"""Every image by name. Binary images: `binary_image("cnpg-operator", {"/manager": path},
-["/manager"])` (CNPG's own image has /manager, user 65532)."""
+"""Every image by name; the binary images wrap binaries built by scripts/kube-harness."""
 
 BUILT_HERE = ("debian-python", "postgresql", "pause", "cnpg-wal-replica")
 NODE_IMAGES = [*BUILT_HERE, "cnpg-operator", "local-path-provisioner"]
@@ -266,13 +280,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     commands = parser.add_subparsers(dest="command", required=True)
     build_cmd = commands.add_parser("build", help="build what is not cached")
-    build_cmd.add_argument("names", nargs="*", help=f"default: {' '.join(BUILT_HERE)}")
+    build_cmd.add_argument("names", nargs="*", help=f"default: {' '.join(NODE_IMAGES)}")
     build_cmd.add_argument("--force", action="store_true", help="rebuild even if cached")
     commands.add_parser("list", help="refs, archives and whether they are built")
     args = parser.parse_args(argv)
     if args.command == "build":
         try:
-            for name in args.names or BUILT_HERE:
+            for name in args.names or NODE_IMAGES:
                 build(name, force=args.force)
         except (HarnessMissing, KeyError, RuntimeError) as error:
             recipes.say(f"error: {error}")

@@ -63,6 +63,31 @@ AUDIT_POLICY = {
     ],
 }
 _PR_SET_PDEATHSIG = 1
+# The API server's identity towards kubelets (exec, logs, port-forward).
+KUBELET_CLIENT_USER = "kube-apiserver-kubelet-client"
+
+
+@dataclass(frozen=True)
+class PlaneOptions:
+    """How and where to run the plane; the defaults are the API-only plane on 127.0.0.1.
+
+    The node (`kubenode`) runs the same processes inside its network namespace: it passes a
+    command prefix that enters the namespace, binds the API server to the node's address with
+    the endpoint reconciler on (pods reach it through the `kubernetes` Service), runs every
+    default controller, and reaches it from the host through a forwarded port (`server`).
+    """
+
+    bind_address: str = "127.0.0.1"
+    advertise_address: str = "127.0.0.1"
+    api_port: int = 0  # 0: a free port on 127.0.0.1
+    server: str = ""  # the URL clients use; default https://127.0.0.1:<api_port>
+    command_prefix: tuple[str, ...] = ()
+    controllers: str = CONTROLLERS
+    authorization_mode: str = "RBAC"
+    endpoint_reconciler: str = "none"
+    serving_ips: tuple[str, ...] = ()
+    extra_apiserver_args: tuple[str, ...] = ()
+    extra_manager_args: tuple[str, ...] = ()
 
 
 def free_port() -> int:
@@ -101,6 +126,7 @@ class ControlPlane:
     admin: kubepki.KeyPair
     admin_kubeconfig: Path
     audit_log: Path
+    ca: kubepki.CertificateAuthority | None = None
     components: list[Component] = field(default_factory=list)
     start_seconds: float = 0.0
     _stopped: bool = False
@@ -143,9 +169,12 @@ class ControlPlane:
         return names
 
     def write_kubeconfig(
-        self, path: Path, user: dict[str, str], namespace: str = "default"
+        self, path: Path, user: dict[str, str], namespace: str = "default", server: str = ""
     ) -> Path:
-        """Write a kubeconfig for this server with `user` credentials (token or cert files)."""
+        """Write a kubeconfig with `user` credentials (token or cert files).
+
+        `server` defaults to the URL the host reaches; the node passes its in-namespace URL.
+        """
         path.write_text(
             yaml.safe_dump(
                 {
@@ -155,7 +184,7 @@ class ControlPlane:
                         {
                             "name": "kube-harness",
                             "cluster": {
-                                "server": self.server,
+                                "server": server or self.server,
                                 "certificate-authority": str(self.ca_cert),
                             },
                         }
@@ -242,11 +271,17 @@ def _wait_for(
     raise TimeoutError(f"timed out after {timeout:.0f}s waiting for {what}")
 
 
-def _spawn(plane: ControlPlane, name: str, argv: Sequence[str], tied_to_parent: bool) -> Component:
+def _spawn(
+    plane: ControlPlane,
+    name: str,
+    argv: Sequence[str],
+    tied_to_parent: bool,
+    prefix: Sequence[str] = (),
+) -> Component:
     log = plane.workdir / f"{name}.log"
     with log.open("wb") as out:
         process = subprocess.Popen(
-            list(argv),
+            [*prefix, *argv],
             stdin=subprocess.DEVNULL,
             stdout=out,
             stderr=subprocess.STDOUT,
@@ -264,11 +299,13 @@ def start(
     workdir: Path | None = None,
     crd_files: Iterable[Path] | None = None,
     ready_timeout: float = 120,
+    options: PlaneOptions | None = None,
 ) -> ControlPlane:
     """Start etcd, kube-apiserver and kube-controller-manager and install the CNPG CRDs.
 
     Raises `harnesspaths.HarnessMissing` when the binaries or CRDs were not built.
     """
+    options = options or PlaneOptions()
     started = time.monotonic()
     binaries = harnesspaths.kube_binaries()
     crds = list(crd_files) if crd_files is not None else harnesspaths.crd_files("cloudnative-pg")
@@ -281,24 +318,35 @@ def start(
         "kube-apiserver",
         server=True,
         dns_names=("localhost", "kubernetes", "kubernetes.default", "kubernetes.default.svc"),
-        ip_addresses=("127.0.0.1", "10.96.0.1"),
+        ip_addresses=("127.0.0.1", "10.96.0.1", *options.serving_ips),
     )
     admin = ca.issue("admin", "kube-harness-admin", organizations=("system:masters",), client=True)
     manager = ca.issue("controller-manager", "system:kube-controller-manager", client=True)
+    kubelet_client = ca.issue("kubelet-client", KUBELET_CLIENT_USER, client=True)
     sa = kubepki.service_account_keys(pki)
-    etcd_port, peer_port, api_port = free_port(), free_port(), free_port()
+    etcd_port, peer_port = free_port(), free_port()
+    api_port = options.api_port or free_port()
     plane = ControlPlane(
         workdir=workdir,
-        server=f"https://127.0.0.1:{api_port}",
+        server=options.server or f"https://127.0.0.1:{api_port}",
         ca_cert=ca.cert_path,
         admin=admin,
         admin_kubeconfig=workdir / "admin.kubeconfig",
         audit_log=workdir / "audit.log",
+        ca=ca,
     )
     if tied_to_parent:
         atexit.register(plane.stop)
     try:
-        _launch(plane, binaries, tied_to_parent, etcd_port, peer_port, serving, sa, ready_timeout)
+        _launch(
+            plane,
+            binaries,
+            tied_to_parent,
+            (etcd_port, peer_port, api_port),
+            (serving, sa, kubelet_client),
+            ready_timeout,
+            options,
+        )
         plane.write_kubeconfig(
             plane.admin_kubeconfig,
             {"client-certificate": str(admin.cert), "client-key": str(admin.key)},
@@ -307,6 +355,7 @@ def start(
         manager_kubeconfig = plane.write_kubeconfig(
             workdir / "controller-manager.kubeconfig",
             {"client-certificate": str(manager.cert), "client-key": str(manager.key)},
+            server=_internal_server(options, api_port),
         )
         _spawn(
             plane,
@@ -315,13 +364,15 @@ def start(
                 str(binaries.controller_manager),
                 f"--kubeconfig={manager_kubeconfig}",
                 "--secure-port=0",
-                f"--controllers={CONTROLLERS}",
+                f"--controllers={options.controllers}",
                 "--use-service-account-credentials=true",
                 f"--service-account-private-key-file={sa.key}",
                 f"--root-ca-file={ca.cert_path}",
                 "--leader-elect=false",
+                *options.extra_manager_args,
             ],
             tied_to_parent,
+            options.command_prefix,
         )
         time.sleep(0.2)
         plane.check_alive()
@@ -332,16 +383,22 @@ def start(
     return plane
 
 
+def _internal_server(options: PlaneOptions, api_port: int) -> str:
+    """The API server's URL as seen by processes that run beside it."""
+    return f"https://{options.advertise_address}:{api_port}"
+
+
 def _launch(
     plane: ControlPlane,
     binaries: harnesspaths.KubeBinaries,
     tied_to_parent: bool,
-    etcd_port: int,
-    peer_port: int,
-    serving: kubepki.KeyPair,
-    sa: kubepki.KeyPair,
+    ports: tuple[int, int, int],
+    keys: tuple[kubepki.KeyPair, kubepki.KeyPair, kubepki.KeyPair],
     ready_timeout: float,
+    options: PlaneOptions,
 ) -> None:
+    etcd_port, peer_port, api_port = ports
+    serving, sa, kubelet_client = keys
     peer_url = f"http://127.0.0.1:{peer_port}"
     etcd_url = f"http://127.0.0.1:{etcd_port}"
     _spawn(
@@ -360,23 +417,23 @@ def _launch(
             "--log-level=warn",
         ],
         tied_to_parent,
+        options.command_prefix,
     )
     policy = plane.workdir / "audit-policy.yaml"
     policy.write_text(yaml.safe_dump(AUDIT_POLICY))
-    api_port = plane.server.rsplit(":", 1)[1]
     _spawn(
         plane,
         "kube-apiserver",
         [
             str(binaries.apiserver),
             f"--etcd-servers={etcd_url}",
-            "--bind-address=127.0.0.1",
-            "--advertise-address=127.0.0.1",
+            f"--bind-address={options.bind_address}",
+            f"--advertise-address={options.advertise_address}",
             f"--secure-port={api_port}",
             f"--tls-cert-file={serving.cert}",
             f"--tls-private-key-file={serving.key}",
             f"--client-ca-file={plane.ca_cert}",
-            "--authorization-mode=RBAC",
+            f"--authorization-mode={options.authorization_mode}",
             f"--service-account-issuer={ISSUER}",
             f"--service-account-key-file={sa.cert}",
             f"--service-account-signing-key-file={sa.key}",
@@ -386,10 +443,16 @@ def _launch(
             "--audit-log-format=json",
             "--audit-log-mode=blocking",
             f"--cert-dir={plane.workdir / 'apiserver-certs'}",
-            "--endpoint-reconciler-type=none",
+            f"--endpoint-reconciler-type={options.endpoint_reconciler}",
+            f"--kubelet-client-certificate={kubelet_client.cert}",
+            f"--kubelet-client-key={kubelet_client.key}",
+            f"--kubelet-certificate-authority={plane.ca_cert}",
+            "--kubelet-preferred-address-types=InternalIP",
             "--profiling=false",
+            *options.extra_apiserver_args,
         ],
         tied_to_parent,
+        options.command_prefix,
     )
     with plane.http() as http:
         _wait_for(
