@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import os
 import signal
 import time
 from collections.abc import Callable
@@ -13,9 +14,47 @@ from cnpg_wal_replica.receiver.health import serve_http
 from cnpg_wal_replica.receiver.metrics import ReceiverMetrics
 from cnpg_wal_replica.receiver.settings import ReceiverSettings
 from cnpg_wal_replica.receiver.state import ReceiverState
-from cnpg_wal_replica.receiver.supervisor import Supervisor
+from cnpg_wal_replica.receiver.supervisor import BackgroundTaskError, Supervisor
 
 log = structlog.get_logger("receiver")
+
+EXIT_FAILED = 1
+"""Exit status when the receiver cannot start or a task of it fails: the pod restarts."""
+
+
+class StartupError(Exception):
+    """The receiver cannot start; the message is one line that says why and what to do."""
+
+
+def check_pg_receivewal(settings: ReceiverSettings) -> None:
+    """``pg_receivewal`` must be an executable file before anything starts."""
+    path = settings.pg_receivewal
+    if not path.is_file():
+        raise StartupError(
+            f"pg_receivewal not found at {path} (WAL_RECEIVER_PG_RECEIVEWAL / "
+            "--pg-receivewal): install postgresql-client or point the setting at the binary, "
+            "e.g. /usr/lib/postgresql/17/bin/pg_receivewal"
+        )
+    if not os.access(path, os.X_OK):
+        raise StartupError(
+            f"pg_receivewal at {path} is not executable (WAL_RECEIVER_PG_RECEIVEWAL / "
+            "--pg-receivewal): fix its mode or point the setting at the binary"
+        )
+
+
+async def listen(
+    settings: ReceiverSettings, state: ReceiverState, metrics: ReceiverMetrics
+) -> asyncio.Server:
+    """The HTTP server, or a `StartupError` that names the address and the setting."""
+    host, port = settings.http_address
+    try:
+        return await serve_http(host, port, state, metrics)
+    except OSError as exc:
+        reason = exc.strerror or str(exc)
+        raise StartupError(
+            f"cannot listen on {host}:{port} for /metrics, /healthz and /readyz: {reason} "
+            "(WAL_RECEIVER_HTTP_ADDRESS / --http-address; choose a free port, e.g. 0.0.0.0:8080)"
+        ) from None
 
 
 def describe(settings: ReceiverSettings) -> dict[str, object]:
@@ -40,20 +79,32 @@ def describe(settings: ReceiverSettings) -> dict[str, object]:
 async def run_receiver(
     settings: ReceiverSettings, stop: asyncio.Event | None = None, *, handle_signals: bool = True
 ) -> int:
-    """Receive until SIGTERM/SIGINT (or ``stop``); exit status 0 after a clean stop."""
+    """Receive until SIGTERM/SIGINT (or ``stop``); exit status 0 after a clean stop.
+
+    `StartupError` when it cannot start; `EXIT_FAILED` when a task of it failed (logged).
+    """
+    check_pg_receivewal(settings)
     stop = stop or asyncio.Event()
+    now = time.monotonic()
+    state = ReceiverState(started_at=now, heartbeat_at=now)
+    metrics = ReceiverMetrics()
+    server = await listen(settings, state, metrics)
     loop = asyncio.get_running_loop()
     if handle_signals:
         for signum in (signal.SIGTERM, signal.SIGINT):
             loop.add_signal_handler(signum, _stopper(stop, signum))
-    now = time.monotonic()
-    state = ReceiverState(started_at=now, heartbeat_at=now)
-    metrics = ReceiverMetrics()
-    host, port = settings.http_address
-    server = await serve_http(host, port, state, metrics)
     log.info("receiver_starting", **describe(settings))
     try:
         await Supervisor(settings, state, metrics).run(stop)
+    except BackgroundTaskError as exc:
+        log.error(
+            "receiver_failed",
+            task=exc.task,
+            error=str(exc),
+            action="exiting so that the pod restarts",
+            exc_info=exc.error,
+        )
+        return EXIT_FAILED
     finally:
         server.close()
         await server.wait_closed()

@@ -54,7 +54,7 @@ def receive(**values: Any) -> None:
     """Stream WAL from the primary with a supervised pg_receivewal."""
     import asyncio
 
-    from cnpg_wal_replica.receiver.app import run_receiver
+    from cnpg_wal_replica.receiver.app import EXIT_FAILED, StartupError, run_receiver
     from cnpg_wal_replica.receiver.logs import configure_logging
     from cnpg_wal_replica.receiver.settings import SettingsError, load_settings
 
@@ -63,4 +63,9 @@ def receive(**values: Any) -> None:
     except SettingsError as exc:
         raise click.UsageError(str(exc)) from None
     configure_logging(settings.log_format)
-    raise SystemExit(asyncio.run(run_receiver(settings)))
+    try:
+        code = asyncio.run(run_receiver(settings))
+    except StartupError as exc:
+        click.echo(f"Error: {exc}", err=True)
+        code = EXIT_FAILED
+    raise SystemExit(code)

@@ -21,6 +21,11 @@ from cnpg_wal_replica.units import parse_bytes, parse_duration
 __all__ = ["Compression", "ReceiverSettings", "SettingsError", "load_settings", "parse_compression"]
 
 ENV_PREFIX = "WAL_RECEIVER_"
+MAX_RETENTION_AGE = 100 * 365 * 86400
+"""Longest ``retention_max_age`` accepted (100 years): beyond it a value is a typo, and
+past about 10**308 seconds it does not even fit the float arithmetic of the retention plan."""
+MAX_RETENTION_SIZE = 2**60
+"""Largest ``retention_max_size`` accepted (1Ei): no volume comes close."""
 _SLOT_RE = re.compile(r"^[a-z0-9_]{1,63}$")
 
 
@@ -104,11 +109,27 @@ class ReceiverSettings(BaseSettings):
             return parse_duration(value) if value.strip() else None
         return value
 
+    @field_validator("retention_max_age")
+    @classmethod
+    def _age_bound(cls, value: int | None) -> int | None:
+        if value is not None and not 1 <= value <= MAX_RETENTION_AGE:
+            raise ValueError(
+                f"must be from 1s to {MAX_RETENTION_AGE // 86400}d (100 years), e.g. 7d"
+            )
+        return value
+
     @field_validator("retention_max_size", mode="before")
     @classmethod
     def _size(cls, value: Any) -> Any:
         if isinstance(value, str):
             return parse_bytes(value) if value.strip() else None
+        return value
+
+    @field_validator("retention_max_size")
+    @classmethod
+    def _size_bound(cls, value: int | None) -> int | None:
+        if value is not None and not 1 <= value <= MAX_RETENTION_SIZE:
+            raise ValueError("must be from 1 byte to 1Ei, e.g. 50Gi")
         return value
 
     @field_validator("http_address", mode="before")

@@ -75,6 +75,20 @@ class Backoff:
         self.failures = 0
 
 
+class BackgroundTaskError(Exception):
+    """A task of the receiver ended unexpectedly; the receiver must exit (non-zero)."""
+
+    def __init__(self, task: str, error: BaseException | None) -> None:
+        self.task = task
+        self.error = error
+        what = (
+            "returned before the receiver was stopped"
+            if error is None
+            else (f"failed: {type(error).__name__}: {_one_line(error)}")
+        )
+        super().__init__(f"{task} {what}")
+
+
 def server_unavailable(error: BaseException) -> bool:
     """Whether a connection error means the server is down, starting or stopping."""
     text = str(error)
@@ -95,18 +109,45 @@ class Supervisor:
         self.runs = 0
 
     async def run(self, stop: asyncio.Event) -> None:
-        """Supervise until ``stop`` is set; returns after pg_receivewal has exited."""
-        poller = asyncio.create_task(monitoring.poll(self.settings, self.state, self.metrics, stop))
+        """Supervise until ``stop`` is set; returns after pg_receivewal has exited.
+
+        The status poller runs beside the loop. If either dies of an unexpected error, the
+        other is stopped (pg_receivewal gets its clean SIGINT) and that error is raised
+        (as `BackgroundTaskError`), so the receiver exits non-zero and the pod restarts: no
+        task may die silently while the other keeps the process looking alive.
+        """
+        inner = asyncio.Event()
+        poller = asyncio.create_task(
+            monitoring.poll(self.settings, self.state, self.metrics, inner), name="status poller"
+        )
+        loop = asyncio.create_task(self._loop(inner), name="supervisor loop")
+        stopper = asyncio.create_task(stop.wait())
         try:
-            while not stop.is_set():
-                self.state.heartbeat_at = time.monotonic()
-                delay = await self._round(stop)
-                if delay > 0:
-                    await _wait(stop, delay, self.state)
+            await asyncio.wait({poller, loop, stopper}, return_when=asyncio.FIRST_COMPLETED)
         finally:
-            poller.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await poller
+            inner.set()
+            stopper.cancel()
+            await asyncio.wait({poller, loop}, timeout=STOP_GRACE + 5)
+            for task in (poller, loop):
+                if not task.done():
+                    task.cancel()
+                    with contextlib.suppress(asyncio.CancelledError):
+                        await task
+        for task in (loop, poller):
+            if task.cancelled():
+                continue
+            error = task.exception()
+            if error is not None:
+                raise BackgroundTaskError(task.get_name(), error) from error
+        if not stop.is_set():
+            raise BackgroundTaskError(poller.get_name(), None)
+
+    async def _loop(self, stop: asyncio.Event) -> None:
+        while not stop.is_set():
+            self.state.heartbeat_at = time.monotonic()
+            delay = await self._round(stop)
+            if delay > 0:
+                await _wait(stop, delay, self.state)
 
     async def _round(self, stop: asyncio.Event) -> float:
         try:
