@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from enum import Enum
 from typing import Any
 
+import httpx2 as httpx  # lightkube's HTTP client (not httpx): its transport errors
 from lightkube import ApiError, AsyncClient
 from lightkube.resources.apps_v1 import Deployment
 from lightkube.resources.batch_v1 import Job
@@ -54,6 +55,19 @@ class Action:
     def name(self) -> str:
         """The object's name."""
         return str(self.desired["metadata"]["name"])
+
+
+def unreachable(error: httpx.TransportError, doing: str) -> ApplyError:
+    """An ApplyError naming the API server that could not be reached (UNAVAILABLE)."""
+    try:
+        where = f" at {error.request.url.scheme}://{error.request.url.netloc.decode()}"
+    except RuntimeError:  # no request attached
+        where = ""
+    reason = str(error) or type(error).__name__
+    return ApplyError(
+        f"cannot reach the Kubernetes API server{where} to {doing}: {reason}; "
+        "the plugin retries on the next reconcile"
+    )
 
 
 def resource_of(kind: str) -> Any:
@@ -102,6 +116,8 @@ class Applier:
             raise ApplyError(
                 f"cannot read {kind} {namespace}/{name}: {exc.status.message}"
             ) from exc
+        except httpx.TransportError as exc:
+            raise unreachable(exc, f"read {kind} {namespace}/{name}") from exc
         return dict(obj.to_dict())
 
     async def plan(self, objects: list[dict[str, Any]]) -> list[Action]:
@@ -148,19 +164,29 @@ class Applier:
                 f"the API server refused {obj['kind']} {meta['namespace']}/{meta['name']}: "
                 f"{exc.status.message}"
             ) from exc
+        except httpx.TransportError as exc:
+            where = f"{obj['kind']} {meta['namespace']}/{meta['name']}"
+            raise unreachable(exc, f"apply {where}") from exc
         self._remember(obj["kind"], live)
 
     async def patch_labels(
         self, kind: str, name: str, namespace: str, labels: dict[str, str | None]
     ) -> None:
         """Merge-patch labels (None removes one)."""
-        live = await self._client.patch(
-            resource_of(kind),
-            name,
-            {"metadata": {"labels": labels}},
-            namespace=namespace,
-            patch_type=PatchType.MERGE,
-        )
+        try:
+            live = await self._client.patch(
+                resource_of(kind),
+                name,
+                {"metadata": {"labels": labels}},
+                namespace=namespace,
+                patch_type=PatchType.MERGE,
+            )
+        except ApiError as exc:
+            raise ApplyError(
+                f"cannot label {kind} {namespace}/{name}: {exc.status.message}"
+            ) from exc
+        except httpx.TransportError as exc:
+            raise unreachable(exc, f"label {kind} {namespace}/{name}") from exc
         self._remember(kind, live)
 
     async def delete(self, kind: str, name: str, namespace: str) -> bool:
@@ -177,6 +203,8 @@ class Applier:
             raise ApplyError(
                 f"cannot delete {kind} {namespace}/{name}: {exc.status.message}"
             ) from exc
+        except httpx.TransportError as exc:
+            raise unreachable(exc, f"delete {kind} {namespace}/{name}") from exc
         if self._cache is not None:
             self._cache.forget(kind, namespace, name)
         return True
@@ -194,6 +222,9 @@ class Applier:
                 f"cannot create {obj['kind']} {meta['namespace']}/{meta['name']}: "
                 f"{exc.status.message}"
             ) from exc
+        except httpx.TransportError as exc:
+            where = f"{obj['kind']} {meta['namespace']}/{meta['name']}"
+            raise unreachable(exc, f"create {where}") from exc
         return True
 
     def _remember(self, kind: str, live: Any) -> None:

@@ -7,6 +7,7 @@ import time
 from datetime import UTC, datetime
 from typing import Any
 
+import httpx2 as httpx  # lightkube's HTTP client (not httpx): its transport errors
 import structlog
 from lightkube import ApiError, AsyncClient
 from lightkube.resources.core_v1 import Event
@@ -46,6 +47,15 @@ class EventRecorder:
                 namespace=view.namespace,
                 reason=reason,
                 error=exc.status.message,
+            )
+            return False
+        except httpx.TransportError as exc:
+            log.warning(
+                "event_not_posted",
+                cluster=view.name,
+                namespace=view.namespace,
+                reason=reason,
+                error=f"cannot reach the Kubernetes API server: {exc or type(exc).__name__}",
             )
             return False
         return True
