@@ -3,7 +3,7 @@ UV := UV_PYTHON_DOWNLOADS=never uv run --frozen
 SRC := src tests bench
 DEMO_ARGS ?= --duration 30
 
-.PHONY: setup demo test test-fast lint typecheck check-generated gen-proto docs bench harness-info ci
+.PHONY: setup demo test test-fast e2e lint typecheck check-generated gen-proto docs bench harness-info ci
 
 setup:
 	scripts/setup
@@ -15,6 +15,10 @@ test: ## everything CI runs: lint, generated files, all tests (PostgreSQL, gRPC,
 	scripts/setup --tests
 	$(MAKE) lint check-generated
 	CI=$${CI:-} $(UV) pytest
+
+e2e: ## the single-node Kubernetes with the real CNPG operator (root): tests/e2e only
+	scripts/setup --tests
+	CI=$${CI:-} $(UV) pytest tests/e2e
 
 test-fast: ## unit tests only
 	$(UV) pytest tests/unit

@@ -13,7 +13,7 @@ import uuid
 from collections.abc import Iterator
 
 import pytest
-from support import harnesspaths, kubenode, nodeinstall
+from support import harnesspaths, kubenode, nodeinstall, nodens
 from support.kube_fixtures import skip_or_fail
 
 
@@ -33,6 +33,8 @@ def kube_node() -> Iterator[kubenode.Node]:
         yield node
     finally:
         node.stop()
+    left = nodens.leftovers(node.layout)
+    assert not left, f"the node left these behind: {left}"
 
 
 @pytest.fixture

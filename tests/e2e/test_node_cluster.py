@@ -13,7 +13,7 @@ from typing import Any
 
 import pytest
 import yaml
-from support import harnesspaths, images, kubenode
+from support import harnesspaths, kubenode
 
 from cnpg_wal_replica.specs import labels
 
@@ -99,7 +99,7 @@ def test_minimal_cluster_with_plugin_is_healthy_and_streams(
 
     pods = get_json(kube_node, "pods", "-n", e2e_namespace, "-l", receiver_selector(name))
     receiver_images = {c["image"] for p in pods.get("items", []) for c in p["spec"]["containers"]}
-    assert receiver_images == {images.image_ref("cnpg-wal-replica")}, receiver_images
+    assert receiver_images == {kube_node.image_refs["cnpg-wal-replica"]}, receiver_images
 
     cnpg_status = kube_node.kubectl_cnpg("status", name, "-n", e2e_namespace).stdout
     assert name in cnpg_status, cnpg_status

@@ -55,6 +55,10 @@ class Node:
     created_dirs: list[str]
     components: list[kubeplane.Component] = field(default_factory=list)
     extra_pids: list[int] = field(default_factory=list)  # holder, detached forwarder
+    # The images imported at start, by name: refs are taken once, since a ref follows its
+    # inputs (our image's follows every edit under src/) and may change while the node runs.
+    image_refs: dict[str, str] = field(default_factory=dict)
+    image_archives: dict[str, Path] = field(default_factory=dict)
     timings: dict[str, float] = field(default_factory=dict)
     _stopped: bool = False
 
@@ -160,7 +164,7 @@ def _write_configs(node: Node, keys: dict[str, kubepki.KeyPair]) -> dict[str, Pa
         for stem, pair in keys.items()
         if stem != "kubelet-serving"
     }
-    lay.containerd_config.write_text(nodeconfig.containerd_config(lay, images.image_ref("pause")))
+    lay.containerd_config.write_text(nodeconfig.containerd_config(lay, node.image_refs["pause"]))
     lay.kubelet_config.write_text(
         yaml.safe_dump(
             nodeconfig.kubelet_config(
@@ -251,7 +255,7 @@ def _node_ready(node: Node) -> bool:
 def _import_images(node: Node, names: list[str]) -> None:
     binaries = harnesspaths.node_binaries()
     for name in names:
-        archive = images.archive_path(name)
+        archive = node.image_archives[name]
         subprocess.run(
             [
                 *node.prefix(),
@@ -312,7 +316,16 @@ def start(*, tied_to_parent: bool = True, forward_port: int = 0) -> Node:
         options=options,
         crd_files=harnesspaths.crd_files("cloudnative-pg") + harnesspaths.crd_files("cert-manager"),
     )
-    node = Node(lay, plane, holder, forwarder, created, extra_pids=extra_pids)
+    node = Node(
+        lay,
+        plane,
+        holder,
+        forwarder,
+        created,
+        extra_pids=extra_pids,
+        image_refs={name: images.image_ref(name) for name in needed},
+        image_archives={name: images.archive_path(name) for name in needed},
+    )
     if tied_to_parent:
         atexit.register(node.stop)
     try:

@@ -25,7 +25,7 @@ from typing import Any
 
 import yaml
 
-from support import harnesspaths, images, kubenode
+from support import harnesspaths, kubenode
 
 CNPG_NAMESPACE = "cnpg-system"
 PLUGIN_IMAGE_NAME = "ghcr.io/documentdb/cnpg-wal-replica"
@@ -101,7 +101,7 @@ def _local_path_docs(node: kubenode.Node) -> list[dict[str, Any]]:
         kind = doc["kind"]
         if kind == "Deployment":
             container = doc["spec"]["template"]["spec"]["containers"][0]
-            container["image"] = images.image_ref("local-path-provisioner")
+            container["image"] = node.image_refs["local-path-provisioner"]
             container["imagePullPolicy"] = "Never"
         elif kind == "StorageClass":
             doc["metadata"].setdefault("annotations", {})[
@@ -120,7 +120,7 @@ def _local_path_docs(node: kubenode.Node) -> list[dict[str, Any]]:
                 }
             )
             helper = yaml.safe_load(data["helperPod.yaml"])
-            helper["spec"]["containers"][0]["image"] = images.image_ref("debian-python")
+            helper["spec"]["containers"][0]["image"] = node.image_refs["debian-python"]
             helper["spec"]["containers"][0]["imagePullPolicy"] = "Never"
             data["helperPod.yaml"] = yaml.safe_dump(helper)
     return docs
@@ -144,7 +144,7 @@ def _kustomize_overlay(directory: Path, base: Path, kustomization: dict[str, Any
 
 
 def install_cnpg(node: kubenode.Node) -> None:
-    operator = images.image_ref("cnpg-operator")
+    operator = node.image_refs["cnpg-operator"]
     name, _, tag = operator.rpartition(":")
     with tempfile.TemporaryDirectory() as tmp:
         overlay = _kustomize_overlay(
@@ -176,7 +176,7 @@ def install_cnpg(node: kubenode.Node) -> None:
                 "apiVersion": "v1",
                 "kind": "ConfigMap",
                 "metadata": {"name": "cnpg-controller-manager-config", "namespace": CNPG_NAMESPACE},
-                "data": {"POSTGRES_IMAGE_NAME": images.image_ref("postgresql")},
+                "data": {"POSTGRES_IMAGE_NAME": node.image_refs["postgresql"]},
             }
         ],
     )
@@ -184,7 +184,7 @@ def install_cnpg(node: kubenode.Node) -> None:
 
 
 def install_plugin(node: kubenode.Node) -> None:
-    ref = images.image_ref("cnpg-wal-replica")
+    ref = node.image_refs["cnpg-wal-replica"]
     name, _, tag = ref.rpartition(":")
     with tempfile.TemporaryDirectory() as tmp:
         overlay = _kustomize_overlay(

@@ -164,6 +164,21 @@ def destroy(layout: NodeLayout, created_dirs: list[str]) -> list[str]:
     return removed
 
 
+def leftovers(layout: NodeLayout) -> list[str]:
+    """What of a node is still on this machine (empty after a clean `destroy`)."""
+    found = []
+    if NETNS_FILE.exists():
+        found.append(f"network namespace {nodeconfig.NETNS}")
+    found += [f"cgroup {d}" for d in _pod_cgroup_dirs()]
+    with open("/proc/self/mounts") as mounts:
+        found += [
+            f"mount {line.split()[1]}" for line in mounts if str(layout.root) in line.split()[1]
+        ]
+    if layout.root.exists():
+        found.append(f"directory {layout.root}")
+    return found
+
+
 def _setns_net() -> None:
     libc = ctypes.CDLL(None, use_errno=True)
     fd = os.open(NETNS_FILE, os.O_RDONLY)
