@@ -73,6 +73,10 @@ class ClusterView:
             document = json.loads(data)
         except (ValueError, UnicodeDecodeError) as exc:
             raise ClusterDecodeError(f"the Cluster definition is not valid JSON: {exc}") from exc
+        except RecursionError as exc:  # the C decoder stops cheaply at the recursion limit
+            raise ClusterDecodeError(
+                "the Cluster definition nests too deeply to be a Cluster (hundreds of levels)"
+            ) from exc
         return cls.from_dict(document)
 
     @classmethod

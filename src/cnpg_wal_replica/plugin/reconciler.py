@@ -36,7 +36,7 @@ def kind_of(resource_json: bytes) -> str | None:
         return leading.group(1).decode()
     try:
         document = json.loads(resource_json)
-    except (ValueError, UnicodeDecodeError):
+    except (ValueError, UnicodeDecodeError, RecursionError):
         return None
     if not isinstance(document, dict):
         return None
