@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
@@ -106,3 +107,23 @@ def test_a_missing_tls_flag_is_named(flag: str, env: str) -> None:
     result = CliRunner().invoke(make_serve_command(), args, env={})
     assert result.exit_code == 2
     assert f"{flag} (or env {env}) is required" in result.output
+
+
+def test_serve_without_kubernetes_credentials_says_so_before_binding(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    from cnpg_wal_replica.plugin import kubecreds, logs, server
+
+    monkeypatch.setattr(logs, "configure", lambda *_, **__: None)
+    monkeypatch.setattr(kubecreds, "SERVICE_ACCOUNT", tmp_path / "no-sa")
+    monkeypatch.setattr(kubecreds.missing_credentials, "__defaults__", (tmp_path / "no-sa",))
+    monkeypatch.delenv("KUBERNETES_SERVICE_HOST", raising=False)
+    bound: list[object] = []
+    monkeypatch.setattr(server, "run", lambda *a, **k: bound.append(a))
+    env = {"KUBECONFIG": str(tmp_path / "missing.yaml"), "HOME": str(tmp_path)}
+    result = CliRunner().invoke(make_serve_command(), TLS_ARGS, env=env)
+    assert result.exit_code == 1
+    assert bound == []
+    assert "no Kubernetes API credentials" in result.output
+    assert f"KUBECONFIG={tmp_path / 'missing.yaml'} does not exist" in result.output
+    assert "Traceback" not in result.output
