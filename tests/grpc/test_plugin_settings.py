@@ -7,6 +7,7 @@ from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
+from support.grpcserver import Pki
 
 from cnpg_wal_replica.plugin.cli import make_serve_command
 from cnpg_wal_replica.plugin.settings import ServerSettings, bind_address
@@ -110,7 +111,7 @@ def test_a_missing_tls_flag_is_named(flag: str, env: str) -> None:
 
 
 def test_serve_without_kubernetes_credentials_says_so_before_binding(
-    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path, pki: Pki
 ) -> None:
     from cnpg_wal_replica.plugin import kubecreds, logs, server
 
@@ -121,7 +122,10 @@ def test_serve_without_kubernetes_credentials_says_so_before_binding(
     bound: list[object] = []
     monkeypatch.setattr(server, "run", lambda *a, **k: bound.append(a))
     env = {"KUBECONFIG": str(tmp_path / "missing.yaml"), "HOME": str(tmp_path)}
-    result = CliRunner().invoke(make_serve_command(), TLS_ARGS, env=env)
+    tls = pki.write_tls_files(tmp_path)
+    args = ["--server-cert", str(tls.server_cert), "--server-key", str(tls.server_key)]
+    args += ["--client-cert", str(tls.client_cert)]
+    result = CliRunner().invoke(make_serve_command(), args, env=env)
     assert result.exit_code == 1
     assert bound == []
     assert "no Kubernetes API credentials" in result.output

@@ -162,6 +162,11 @@ def _run(settings: ServerSettings, open_core: CoreFactory, *, tls13_only: bool) 
     from cnpg_wal_replica.plugin.tls import ReloadingCertificates, TLSFilesError
 
     log = structlog.get_logger("cnpg_wal_replica.plugin.cli")
+    try:
+        certificates = ReloadingCertificates(settings.tls)
+    except TLSFilesError as error:
+        log.error("server.tls_files_unusable", error=str(error))
+        raise click.ClickException(str(error)) from None
     if open_core is open_reconcile_core:  # the real core needs the API: say so before binding
         from cnpg_wal_replica.plugin.kubecreds import missing_credentials
 
@@ -169,11 +174,6 @@ def _run(settings: ServerSettings, open_core: CoreFactory, *, tls13_only: bool) 
         if missing is not None:
             log.error("server.no_kubernetes_credentials", error=missing)
             raise click.ClickException(missing)
-    try:
-        certificates = ReloadingCertificates(settings.tls)
-    except TLSFilesError as error:
-        log.error("server.tls_files_unusable", error=str(error))
-        raise click.ClickException(str(error)) from None
     if not tls13_only:
         log.warning(
             "server.tls12_allowed",
