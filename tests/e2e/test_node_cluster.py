@@ -2,77 +2,48 @@
 
 The operator and PostgreSQL pods are made by the real CNPG operator from the local images;
 the receiver pod is created by our plugin (a pod from our image) and streams from the primary.
+The tests share one Cluster and run in file order; the last one deletes it.
 """
 
 from __future__ import annotations
 
 import json
 import time
-from collections.abc import Callable
+from collections.abc import Iterator
+from dataclasses import dataclass
 from typing import Any
 
 import pytest
 import yaml
 from support import harnesspaths, kubenode
-
-from cnpg_wal_replica.specs import labels
+from support.e2e import get_json, psql, receiver_pod, receiver_selector, wait_until
 
 pytestmark = [pytest.mark.e2e, pytest.mark.slow, pytest.mark.timeout(900)]
 
 EXAMPLE = harnesspaths.REPO_ROOT / "examples" / "cluster-minimal.yaml"
+WAL_DIRECTORY = "/var/lib/postgresql/wal"
 
 
-def wait_until(node: kubenode.Node, check: Callable[[], Any], timeout: float, what: str) -> Any:
-    """Poll `check` until it returns something truthy; fail with what was last seen."""
-    deadline = time.monotonic() + timeout
-    last: Any = None
-    while time.monotonic() < deadline:
-        node.check_alive()
-        last = check()
-        if last:
-            return last
-        time.sleep(2)
-    pytest.fail(f"timed out after {timeout:.0f} s waiting for {what}; last seen: {last!r}")
+@dataclass
+class RunningCluster:
+    namespace: str
+    name: str
+    primary: str
+    seconds_to_healthy: float
+    seconds_healthy_to_streaming: float
+    streaming: list[str]
 
 
-def receiver_selector(cluster: str) -> str:
-    selector = labels.selector_labels(cluster)
-    return ",".join(f"{key}={value}" for key, value in selector.items())
-
-
-def get_json(node: kubenode.Node, *args: str) -> dict[str, Any]:
-    result = node.kubectl("get", *args, "-o", "json", check=False)
-    return json.loads(result.stdout) if result.returncode == 0 else {}
-
-
-def psql(node: kubenode.Node, namespace: str, pod: str, sql: str) -> str:
-    return node.kubectl(
-        "exec",
-        "-n",
-        namespace,
-        pod,
-        "-c",
-        "postgres",
-        "--",
-        "psql",
-        "-XAtq",
-        "-d",
-        "postgres",
-        "-c",
-        sql,
-    ).stdout
-
-
-def test_minimal_cluster_with_plugin_is_healthy_and_streams(
-    kube_node: kubenode.Node, e2e_namespace: str
-) -> None:
-    cluster = yaml.safe_load(EXAMPLE.read_text())
-    name = cluster["metadata"]["name"]
+@pytest.fixture(scope="module")
+def minimal_cluster(kube_node: kubenode.Node) -> Iterator[RunningCluster]:
+    namespace = "e2e-minimal"
+    kube_node.kubectl("create", "namespace", namespace)
+    name = yaml.safe_load(EXAMPLE.read_text())["metadata"]["name"]
     started = time.monotonic()
-    kube_node.kubectl("apply", "-n", e2e_namespace, "-f", str(EXAMPLE))
+    kube_node.kubectl("apply", "-n", namespace, "-f", str(EXAMPLE))
 
     def healthy() -> dict[str, Any] | None:
-        status = get_json(kube_node, "cluster", "-n", e2e_namespace, name).get("status", {})
+        status = get_json(kube_node, "cluster", "-n", namespace, name).get("status", {})
         if status.get("phase") == "Cluster in healthy state" and status.get("readyInstances") == 3:
             return status
         return None
@@ -82,29 +53,111 @@ def test_minimal_cluster_with_plugin_is_healthy_and_streams(
     primary = status["currentPrimary"]
 
     def streaming() -> list[str] | None:
-        rows = psql(
-            kube_node,
-            e2e_namespace,
-            primary,
-            "select application_name from pg_stat_replication where state = 'streaming'",
-        )
-        names = sorted(rows.split())
+        sql = "select application_name from pg_stat_replication where state = 'streaming'"
+        names = sorted(psql(kube_node, namespace, primary, sql).split())
         return names if f"{name}-wal-receiver" in names and len(names) >= 3 else None
 
     names = wait_until(kube_node, streaming, 300, "two replicas and the receiver streaming")
-    receiver_streaming_at = time.monotonic()
-    replicas = [n for n in names if n != f"{name}-wal-receiver"]
-    assert len(replicas) == 2, names
-    assert all(r.startswith(f"{name}-") for r in replicas), names
-
-    pods = get_json(kube_node, "pods", "-n", e2e_namespace, "-l", receiver_selector(name))
-    receiver_images = {c["image"] for p in pods.get("items", []) for c in p["spec"]["containers"]}
-    assert receiver_images == {kube_node.image_refs["cnpg-wal-replica"]}, receiver_images
-
-    cnpg_status = kube_node.kubectl_cnpg("status", name, "-n", e2e_namespace).stdout
-    assert name in cnpg_status, cnpg_status
-    assert "Cluster in healthy state" in cnpg_status, cnpg_status
-    print(
-        f"cluster healthy after {healthy_at - started:.0f} s; receiver streaming "
-        f"{receiver_streaming_at - healthy_at:.1f} s after healthy"
+    cluster = RunningCluster(
+        namespace, name, primary, healthy_at - started, time.monotonic() - healthy_at, names
     )
+    print(
+        f"e2e: cluster healthy after {cluster.seconds_to_healthy:.0f} s; receiver streaming "
+        f"{cluster.seconds_healthy_to_streaming:.1f} s after healthy"
+    )
+    yield cluster
+    kube_node.kubectl("delete", "namespace", namespace, "--wait=false", check=False)
+
+
+def test_two_replicas_and_the_receiver_stream_from_the_primary(
+    minimal_cluster: RunningCluster,
+) -> None:
+    receiver = f"{minimal_cluster.name}-wal-receiver"
+    replicas = [n for n in minimal_cluster.streaming if n != receiver]
+    assert receiver in minimal_cluster.streaming
+    assert len(replicas) == 2, minimal_cluster.streaming
+    assert all(r.startswith(f"{minimal_cluster.name}-") for r in replicas), replicas
+
+
+def test_the_receiver_pod_runs_our_image_ready_and_not_as_root(
+    kube_node: kubenode.Node, minimal_cluster: RunningCluster
+) -> None:
+    pods = get_json(
+        kube_node,
+        "pods",
+        "-n",
+        minimal_cluster.namespace,
+        "-l",
+        receiver_selector(minimal_cluster.name),
+    )["items"]
+    assert len(pods) == 1, [p["metadata"]["name"] for p in pods]
+    (pod,) = pods
+    assert [c["image"] for c in pod["spec"]["containers"]] == [
+        kube_node.image_refs["cnpg-wal-replica"]
+    ]
+    conditions = {c["type"]: c["status"] for c in pod["status"]["conditions"]}
+    assert conditions["Ready"] == "True", conditions
+    uid = kube_node.kubectl(
+        "exec", "-n", minimal_cluster.namespace, pod["metadata"]["name"], "--", "id", "-u"
+    ).stdout.strip()
+    assert uid == "26", uid  # the Cluster's postgresUID
+
+
+def test_kubectl_cnpg_status_shows_the_healthy_cluster_and_the_plugin(
+    kube_node: kubenode.Node, minimal_cluster: RunningCluster
+) -> None:
+    status = kube_node.kubectl_cnpg(
+        "status", minimal_cluster.name, "-n", minimal_cluster.namespace
+    ).stdout
+    assert "Cluster in healthy state" in status, status
+    assert "cnpg-i-wal-replica.documentdb.io" in status, status
+
+
+def test_verify_passes_on_the_receivers_volume(
+    kube_node: kubenode.Node, minimal_cluster: RunningCluster
+) -> None:
+    namespace, pod = minimal_cluster.namespace, receiver_pod(kube_node, minimal_cluster)
+    sql = "select pg_walfile_name(pg_switch_wal())"
+    switched = psql(kube_node, namespace, minimal_cluster.primary, sql).strip()
+
+    def archived() -> bool:
+        listing = kube_node.kubectl("exec", "-n", namespace, pod, "--", "ls", WAL_DIRECTORY)
+        return switched in listing.stdout.split()
+
+    wait_until(kube_node, archived, 60, f"segment {switched} complete on the receiver's volume")
+    result = kube_node.kubectl(
+        "exec",
+        "-n",
+        namespace,
+        pod,
+        "--",
+        "cnpg-wal-replica",
+        "verify",
+        "--json",
+        WAL_DIRECTORY,
+        check=False,
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+    report = json.loads(result.stdout)
+    assert report["whole"] is True, report
+    assert report["counts"]["segments"] >= 1, report
+    sql = "select system_identifier from pg_control_system()"
+    system_id = psql(kube_node, namespace, minimal_cluster.primary, sql).strip()
+    assert str(report["system_identifier"]) == system_id, report
+
+
+def test_deleting_the_cluster_garbage_collects_the_receiver(
+    kube_node: kubenode.Node, minimal_cluster: RunningCluster
+) -> None:
+    namespace, name = minimal_cluster.namespace, minimal_cluster.name
+    receiver = f"{name}-wal-receiver"
+    assert get_json(kube_node, "deployment", "-n", namespace, receiver)
+    assert get_json(kube_node, "pvc", "-n", namespace, receiver)
+    kube_node.kubectl("delete", "cluster", "-n", namespace, name)
+
+    def gone() -> bool:
+        return not get_json(kube_node, "deployment", "-n", namespace, receiver) and not get_json(
+            kube_node, "pvc", "-n", namespace, receiver
+        )
+
+    wait_until(kube_node, gone, 120, f"Deployment and PVC {receiver} garbage-collected")

@@ -1,0 +1,69 @@
+"""Small helpers the e2e tests share: waiting, reading objects, SQL in an instance pod."""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Callable
+from typing import Any, Protocol
+
+import pytest
+
+from cnpg_wal_replica.specs import labels
+from support import kubenode
+
+
+class NamedCluster(Protocol):
+    namespace: str
+    name: str
+
+
+def wait_until(node: kubenode.Node, check: Callable[[], Any], timeout: float, what: str) -> Any:
+    """Poll `check` every 2 s until it returns something truthy; fail with the last value."""
+    deadline = time.monotonic() + timeout
+    last: Any = None
+    while time.monotonic() < deadline:
+        node.check_alive()
+        last = check()
+        if last:
+            return last
+        time.sleep(2)
+    pytest.fail(f"timed out after {timeout:.0f} s waiting for {what}; last seen: {last!r}")
+
+
+def get_json(node: kubenode.Node, *args: str) -> dict[str, Any]:
+    """`kubectl get ... -o json`, or {} when it does not exist."""
+    result = node.kubectl("get", *args, "-o", "json", check=False)
+    return json.loads(result.stdout) if result.returncode == 0 else {}
+
+
+def psql(node: kubenode.Node, namespace: str, pod: str, sql: str) -> str:
+    """Run one statement as postgres in an instance pod; unaligned, tuples only."""
+    return node.kubectl(
+        "exec",
+        "-n",
+        namespace,
+        pod,
+        "-c",
+        "postgres",
+        "--",
+        "psql",
+        "-XAtq",
+        "-d",
+        "postgres",
+        "-c",
+        sql,
+    ).stdout
+
+
+def receiver_selector(cluster: str) -> str:
+    selector = labels.selector_labels(cluster)
+    return ",".join(f"{key}={value}" for key, value in selector.items())
+
+
+def receiver_pod(node: kubenode.Node, cluster: NamedCluster) -> str:
+    """Name of the Cluster's (single) running receiver pod."""
+    pods = get_json(node, "pods", "-n", cluster.namespace, "-l", receiver_selector(cluster.name))
+    running = [p for p in pods.get("items", []) if p["status"].get("phase") == "Running"]
+    assert len(running) == 1, [p["metadata"]["name"] for p in pods.get("items", [])]
+    return str(running[0]["metadata"]["name"])
