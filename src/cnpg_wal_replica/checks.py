@@ -12,13 +12,13 @@ from typing import Any
 
 from cnpg_wal_replica.cluster import ClusterView
 from cnpg_wal_replica.config import Configuration
-from cnpg_wal_replica.errors import ConfigIssue
+from cnpg_wal_replica.errors import ConfigIssue, parameter_path
 from cnpg_wal_replica.parameters import BY_NAME
 from cnpg_wal_replica.units import parse_quantity
 
 
 def _path(view: ClusterView, parameter: str) -> tuple[str, ...]:
-    return ("spec", "plugins", str(view.plugin.index if view.plugin else 0), parameter)
+    return parameter_path(view.plugin.index if view.plugin else 0, parameter)
 
 
 def volume_conflicts(
@@ -36,7 +36,7 @@ def volume_conflicts(
                 _path(view, "walPVCSize"),
                 config.wal_pvc_size,
                 f"is smaller than the existing volume ({live_size}); volumes can only grow, so set "
-                f"walPVCSize to at least {live_size} (example: walPVCSize: {live_size!r})",
+                f'walPVCSize to at least {live_size} (example: walPVCSize: "{live_size}")',
             )
         )
     live_class = spec.get("storageClassName")
@@ -46,7 +46,7 @@ def volume_conflicts(
                 _path(view, "walStorageClass"),
                 config.wal_storage_class,
                 f"differs from the existing volume's StorageClass {live_class!r}, which cannot "
-                f"change; set walStorageClass: {live_class!r} or remove the parameter",
+                f'change; set walStorageClass: "{live_class}" or remove the parameter',
             )
         )
     return tuple(issues)

@@ -19,11 +19,20 @@ CNPG_DEFAULT_GID = 26
 
 @dataclass(frozen=True)
 class PluginEntry:
-    """This plugin's entry in `spec.plugins`."""
+    """This plugin's entry in `spec.plugins`.
+
+    ``not_strings`` holds parameters whose value is not a JSON string (the API server
+    refuses them; `config` reports them), ``enabled_value`` an ``enabled`` that is not a
+    boolean (the entry then counts as enabled, so the problem is reported), and
+    ``duplicates`` the indexes of further entries naming this plugin.
+    """
 
     index: int
     enabled: bool
     parameters: dict[str, str]
+    not_strings: dict[str, Any] = field(default_factory=dict)
+    enabled_value: Any = None
+    duplicates: tuple[int, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -82,8 +91,7 @@ class ClusterView:
     @classmethod
     def from_dict(cls, document: Any) -> ClusterView:
         """Decode an already parsed Cluster object."""
-        if not isinstance(document, dict):
-            raise ClusterDecodeError("the Cluster definition is not a JSON object")
+        check_shape(document)
         metadata = _obj(document, "metadata")
         spec = _obj(document, "spec")
         status = _obj(document, "status")
@@ -121,6 +129,57 @@ class ClusterView:
         )
 
 
+def json_type(value: Any) -> str:
+    """The JSON name of a value's type: object, array, string, number, boolean or null."""
+    if value is None:
+        return "null"
+    if isinstance(value, bool):
+        return "boolean"
+    if isinstance(value, int | float):
+        return "number"
+    if isinstance(value, str):
+        return "string"
+    return "array" if isinstance(value, list) else "object"
+
+
+def a_json_type(value: Any) -> str:
+    """``a string``, ``an array``: the JSON type with its article, for messages."""
+    kind = json_type(value)
+    if kind == "null":
+        return kind
+    return f"an {kind}" if kind[0] in "aeiou" else f"a {kind}"
+
+
+def _expect(value: Any, kind: type, field_name: str) -> None:
+    if value is not None and not isinstance(value, kind):
+        want = "an object" if kind is dict else "an array"
+        raise ClusterDecodeError(f"{field_name} must be {want}, not {a_json_type(value)}")
+
+
+def check_shape(document: Any) -> None:
+    """Refuse a Cluster whose structure the plugin reads has the wrong JSON types.
+
+    A null (or absent) ``metadata``, ``spec``, ``spec.plugins`` or ``parameters`` means
+    empty, as in Go's encoding/json; any other wrong type is a ClusterDecodeError naming
+    the field, never silently ignored.
+    """
+    if not isinstance(document, dict):
+        raise ClusterDecodeError(
+            f"the Cluster definition must be an object, not {a_json_type(document)}"
+        )
+    _expect(document.get("metadata"), dict, "metadata")
+    spec = document.get("spec")
+    _expect(spec, dict, "spec")
+    plugins = (spec or {}).get("plugins")
+    _expect(plugins, list, "spec.plugins")
+    for index, entry in enumerate(plugins or []):
+        _expect(entry, dict, f"spec.plugins[{index}]")
+        if entry is None:
+            raise ClusterDecodeError(f"spec.plugins[{index}] must be an object, not null")
+        if entry.get("name") == PLUGIN_NAME:
+            _expect(entry.get("parameters"), dict, f"spec.plugins[{index}].parameters")
+
+
 def _obj(parent: dict[str, Any], key: str) -> dict[str, Any]:
     value = parent.get(key)
     return value if isinstance(value, dict) else {}
@@ -144,16 +203,24 @@ def _int(parent: dict[str, Any], key: str, default: int) -> int:
 
 
 def _plugin_entry(spec: dict[str, Any]) -> PluginEntry | None:
-    for index, entry in enumerate(_list(spec, "plugins")):
-        if isinstance(entry, dict) and entry.get("name") == PLUGIN_NAME:
-            raw = entry.get("parameters")
-            parameters = (
-                {str(k): v if isinstance(v, str) else json.dumps(v) for k, v in raw.items()}
-                if isinstance(raw, dict)
-                else {}
-            )
-            return PluginEntry(index, entry.get("enabled", True) is not False, parameters)
-    return None
+    entries = [
+        (index, entry)
+        for index, entry in enumerate(_list(spec, "plugins"))
+        if isinstance(entry, dict) and entry.get("name") == PLUGIN_NAME
+    ]
+    if not entries:
+        return None
+    index, entry = entries[0]
+    raw = _obj(entry, "parameters")
+    enabled = entry.get("enabled")
+    return PluginEntry(
+        index=index,
+        enabled=enabled is not False,
+        parameters={str(k): v for k, v in raw.items() if isinstance(v, str)},
+        not_strings={str(k): v for k, v in raw.items() if not isinstance(v, str)},
+        enabled_value=None if enabled is None or isinstance(enabled, bool) else enabled,
+        duplicates=tuple(i for i, _ in entries[1:]),
+    )
 
 
 def _synchronous(postgresql: dict[str, Any]) -> SynchronousSpec | None:

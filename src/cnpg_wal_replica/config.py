@@ -1,8 +1,8 @@
 """Plugin parameters of a Cluster → a validated, defaulted Configuration, or every problem.
 
 `parse` never stops at the first problem: users fix everything in one round. Each
-ConfigIssue carries the CNPG-I path ``spec.plugins.<index>.<parameter>``, the bad value
-and a message with an example of a good one.
+ConfigIssue carries the path of the field users edit (``spec.plugins[<index>].parameters.
+<parameter>``), the bad value and a message with one example of a good one.
 """
 
 from __future__ import annotations
@@ -12,7 +12,8 @@ from dataclasses import asdict, dataclass
 from typing import Any
 
 from cnpg_wal_replica.cluster import ClusterView
-from cnpg_wal_replica.errors import ConfigError, ConfigIssue
+from cnpg_wal_replica.entry import entry_issues, example_note
+from cnpg_wal_replica.errors import ConfigError, ConfigIssue, parameter_path
 from cnpg_wal_replica.metadata import RECEIVER_SUFFIX
 from cnpg_wal_replica.parameters import BY_NAME, PARAMETERS
 from cnpg_wal_replica.units import parse_quantity
@@ -68,14 +69,13 @@ def static_defaults(view: ClusterView) -> dict[str, str]:
 
 
 def _path(view: ClusterView, parameter: str) -> tuple[str, ...]:
-    index = view.plugin.index if view.plugin else 0
-    return ("spec", "plugins", str(index), parameter)
+    return parameter_path(view.plugin.index if view.plugin else 0, parameter)
 
 
-def _issue(view: ClusterView, parameter: str, value: str, problem: str) -> ConfigIssue:
-    spec = BY_NAME.get(parameter)
-    example = f" (example: {parameter}: {spec.example!r})" if spec else ""
-    return ConfigIssue(_path(view, parameter), value, f"{problem}{example}")
+def _issue(
+    view: ClusterView, parameter: str, value: str, problem: str, example: str | None = None
+) -> ConfigIssue:
+    return ConfigIssue(_path(view, parameter), value, problem + example_note(parameter, example))
 
 
 def collect(
@@ -83,7 +83,7 @@ def collect(
 ) -> tuple[Configuration | None, tuple[ConfigIssue, ...]]:
     """Parse the Cluster's parameters: the configuration, or None and every issue."""
     given = view.plugin.parameters if view.plugin else {}
-    issues: list[ConfigIssue] = []
+    issues = entry_issues(view)
     for unknown in sorted(set(given) - set(BY_NAME)):
         known = ", ".join(spec.name for spec in PARAMETERS)
         issues.append(
@@ -99,7 +99,7 @@ def collect(
         try:
             values[name] = BY_NAME[name].parse(text)
         except ValueError as exc:
-            issues.append(_issue(view, name, text, _reason(text, exc)))
+            issues.append(_issue(view, name, text, str(exc), getattr(exc, "example", None)))
     issues.extend(_contextual_issues(view, given, values, receiver_image))
     if issues:
         return None, tuple(issues)
@@ -112,11 +112,6 @@ def parse(view: ClusterView, receiver_image: str | None) -> Configuration:
     if configuration is None:
         raise ConfigError(issues)
     return configuration
-
-
-def _reason(text: str, exc: ValueError) -> str:
-    message = str(exc)
-    return message if message.startswith(repr(text)) else f"{text!r} {message}"
 
 
 def _contextual_issues(

@@ -16,12 +16,26 @@ class WalReplicaError(Exception):
     """Base class of the errors this package raises on purpose."""
 
 
+def parameter_path(index: int, parameter: str) -> tuple[str, ...]:
+    """The path of a parameter: ``("spec", "plugins", "<index>", "parameters", "<name>")``."""
+    return ("spec", "plugins", str(index), "parameters", parameter)
+
+
+def field_name(path: tuple[str, ...]) -> str:
+    """The field as users write it: ``spec.plugins[0].parameters.walPVCSize``."""
+    text = ""
+    for part in path:
+        text += f"[{part}]" if part.isdigit() else f".{part}" if text else part
+    return text
+
+
 @dataclass(frozen=True)
 class ConfigIssue:
-    """One problem with one parameter.
+    """One problem with one field of this plugin's `spec.plugins` entry.
 
-    ``path`` is the CNPG-I ValidationError path, ``("spec", "plugins", "<index>", "<param>")``.
-    ``message`` says what is wrong and how to fix it, with an example of a good value.
+    ``path`` is the CNPG-I ValidationError path, usually `parameter_path` (the operator
+    joins it with dots). ``message`` says what is wrong and how to fix it, with one example
+    of a good value; it does not repeat the value.
     """
 
     path: tuple[str, ...]
@@ -33,9 +47,14 @@ class ConfigIssue:
         """The parameter name (last path element)."""
         return self.path[-1]
 
+    @property
+    def field(self) -> str:
+        """The field a user edits, e.g. ``spec.plugins[0].parameters.walPVCSize``."""
+        return field_name(self.path)
+
     def describe(self) -> str:
         """One line for logs, Events and the Cluster's phase reason."""
-        return f"{self.parameter}={self.value!r}: {self.message}"
+        return f"{self.field}={self.value!r}: {self.message}"
 
 
 class ConfigError(WalReplicaError):

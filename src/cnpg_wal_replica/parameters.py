@@ -14,8 +14,15 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
+from cnpg_wal_replica.bounds import (
+    BadValueError,
+    cpu_quantity,
+    duration,
+    memory_quantity,
+    retention_size,
+    wal_volume_size,
+)
 from cnpg_wal_replica.compression import parse_compression
-from cnpg_wal_replica.units import parse_bytes, parse_duration, parse_quantity
 
 _DNS1123_LABEL = r"[a-z0-9]([-a-z0-9]*[a-z0-9])?"
 _DNS1123_SUBDOMAIN = re.compile(rf"^{_DNS1123_LABEL}(\.{_DNS1123_LABEL})*$")
@@ -99,11 +106,6 @@ def wal_directory(raw: str) -> str:
     return value
 
 
-def storage_size(raw: str) -> int:
-    """A Kubernetes quantity of bytes greater than zero (``10Gi``)."""
-    return parse_bytes(raw)
-
-
 def storage_class(raw: str) -> str:
     """A StorageClass name (DNS-1123 subdomain)."""
     value = raw.strip()
@@ -136,26 +138,11 @@ def application_name(raw: str) -> str:
 
 def compression(raw: str) -> str:
     """What `pg_receivewal --compress` accepts, normalised: none, gzip[:N] or lz4[:N]."""
-    return parse_compression(raw).argument()
-
-
-def cpu_quantity(raw: str) -> str:
-    """A CPU quantity greater than zero (``500m``, ``2``)."""
-    if parse_quantity(raw) <= 0:
-        raise ValueError("must be greater than zero")
-    return raw.strip()
-
-
-def memory_quantity(raw: str) -> str:
-    """A memory quantity greater than zero (``256Mi``)."""
-    if parse_quantity(raw) <= 0:
-        raise ValueError("must be greater than zero")
-    return raw.strip()
-
-
-def duration(raw: str) -> int:
-    """A duration in seconds, written ``3600``, ``90m``, ``36h``, ``7d`` or ``2w``."""
-    return parse_duration(raw)
+    try:
+        return parse_compression(raw).argument()
+    except ValueError as exc:
+        method = raw.strip().lower().partition(":")[0]
+        raise BadValueError(str(exc), {"lz4": "lz4:5", "none": "none"}.get(method)) from None
 
 
 @dataclass(frozen=True)
@@ -202,9 +189,9 @@ PARAMETERS: tuple[ParameterSpec, ...] = (
     ),
     ParameterSpec(
         "walPVCSize",
-        storage_size,
+        wal_volume_size,
         "10Gi",
-        "Kubernetes quantity > 0; may grow later, never shrink",
+        "whole bytes, 32Mi to 8Ei; may grow later, never shrink",
         "20Gi",
     ),
     ParameterSpec(
@@ -238,24 +225,37 @@ PARAMETERS: tuple[ParameterSpec, ...] = (
         "gzip:5",
     ),
     ParameterSpec("verbose", true_false, "false", "true or false", "true"),
-    ParameterSpec("cpuRequest", cpu_quantity, "unset", "CPU quantity; ≤ cpuLimit", "100m"),
     ParameterSpec(
-        "memoryRequest", memory_quantity, "unset", "memory quantity; ≤ memoryLimit", "128Mi"
+        "cpuRequest", cpu_quantity, "unset", "CPU quantity, 1m to 1000; ≤ cpuLimit", "100m"
     ),
-    ParameterSpec("cpuLimit", cpu_quantity, "unset", "CPU quantity", "1"),
-    ParameterSpec("memoryLimit", memory_quantity, "unset", "memory quantity", "512Mi"),
+    ParameterSpec(
+        "memoryRequest",
+        memory_quantity,
+        "unset",
+        "memory quantity, whole bytes, 32Mi to 8Ei; ≤ memoryLimit",
+        "128Mi",
+    ),
+    ParameterSpec("cpuLimit", cpu_quantity, "unset", "CPU quantity, 1m to 1000", "1"),
+    ParameterSpec(
+        "memoryLimit",
+        memory_quantity,
+        "unset",
+        "memory quantity, whole bytes, 32Mi to 8Ei",
+        "512Mi",
+    ),
     ParameterSpec(
         "retentionMaxAge",
         duration,
         "unset (keep everything)",
-        "duration: complete segments older than this are removed",
+        "duration up to 100 years (s m h d w): complete segments older than this are removed",
         "7d",
     ),
     ParameterSpec(
         "retentionMaxSize",
-        storage_size,
+        retention_size,
         "unset (keep everything)",
-        "quantity: oldest complete segments are removed beyond this size; < walPVCSize",
+        "whole bytes, 16Mi or more, < walPVCSize: oldest complete segments are removed "
+        "beyond this size",
         "8Gi",
     ),
 )

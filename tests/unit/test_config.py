@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 
 import jsonpatch
 import pytest
@@ -10,7 +11,8 @@ from support.clusters import cluster_document
 
 from cnpg_wal_replica import config
 from cnpg_wal_replica.cluster import ClusterView
-from cnpg_wal_replica.errors import ConfigError
+from cnpg_wal_replica.errors import ClusterDecodeError, ConfigError
+from cnpg_wal_replica.parameters import BY_NAME
 
 IMAGE = "ghcr.io/documentdb/cnpg-wal-replica:0.1.0"
 
@@ -91,7 +93,19 @@ def test_every_parameter_is_applied() -> None:
         ("walDirectory", "/data/../wal", "not normalised (did you mean /wal?)"),
         ("walDirectory", "/etc/wal", "system directory /etc"),
         ("walDirectory", "/data/wal dir", "only letters"),
-        ("walPVCSize", "0", "positive whole number of bytes"),
+        ("walPVCSize", "0", "greater than zero"),
+        ("walPVCSize", "99999999999999999999999Ei", "larger than Kubernetes can represent"),
+        ("walPVCSize", "1e999", "larger than Kubernetes can represent"),
+        ("walPVCSize", "250m", "not a whole number of bytes"),
+        ("walPVCSize", "1Mi", "smaller than 32Mi"),
+        ("walPVCSize", "9" * 400, "longer than 64 characters"),
+        ("cpuLimit", "1e999", "more than 1000 CPUs"),
+        ("cpuLimit", "1n", "finer than a millicore"),
+        ("memoryLimit", "1n", "not a whole number of bytes"),
+        ("memoryLimit", "1Ki", "smaller than 32Mi"),
+        ("retentionMaxAge", "9" * 400, "longer than 64 characters"),
+        ("retentionMaxAge", "999999d", "longer than 100 years"),
+        ("compression", "lz4:99", "lz4 level outside 1-12"),
         ("walPVCSize", "ten gigs", "not a Kubernetes quantity"),
         ("walStorageClass", "Fast_SSD", "StorageClass name"),
         ("slotName", "_cnpg_mine", "must not start with _cnpg_"),
@@ -104,8 +118,8 @@ def test_every_parameter_is_applied() -> None:
         ("verbose", "maybe", "must be true or false"),
         ("cpuRequest", "-1", "greater than zero"),
         ("memoryLimit", "lots", "not a Kubernetes quantity"),
-        ("retentionMaxAge", "a week", "not a duration"),
-        ("retentionMaxSize", "1.5", "positive whole number of bytes"),
+        ("retentionMaxAge", "a week", "not a positive duration"),
+        ("retentionMaxSize", "1.5", "not a whole number of bytes"),
     ],
 )
 def test_invalid_values_name_parameter_value_and_example(
@@ -114,11 +128,15 @@ def test_invalid_values_name_parameter_value_and_example(
     _, issues = config.collect(view({parameter: value}), IMAGE)
     assert len(issues) == 1
     issue = issues[0]
-    assert issue.path == ("spec", "plugins", "0", parameter)
+    assert issue.path == ("spec", "plugins", "0", "parameters", parameter)
+    assert issue.field == f"spec.plugins[0].parameters.{parameter}"
     assert issue.value == value
     assert fragment in issue.message
-    assert repr(value) in issue.message
-    assert f"(example: {parameter}: " in issue.message
+    assert issue.describe().startswith(f"spec.plugins[0].parameters.{parameter}={value!r}: ")
+    # One example, and a valid one: it passes the parameter's own parser.
+    assert issue.message.count("example") == 1
+    example = json.loads(issue.message.split(f"(example: {parameter}: ")[1].rstrip(")"))
+    BY_NAME[parameter].parse(example)
 
 
 @pytest.mark.parametrize(
@@ -186,7 +204,73 @@ def test_plugin_index_is_the_entry_position() -> None:
     doc = cluster_document(parameters={"verbose": "loud"})
     doc["spec"]["plugins"].insert(0, {"name": "barman-cloud.cloudnative-pg.io"})
     _, issues = config.collect(ClusterView.from_dict(doc), IMAGE)
-    assert issues[0].path == ("spec", "plugins", "1", "verbose")
+    assert issues[0].path == ("spec", "plugins", "1", "parameters", "verbose")
+    assert issues[0].field == "spec.plugins[1].parameters.verbose"
+
+
+@pytest.mark.parametrize(
+    ("value", "kind"),
+    [(10, "a number"), (True, "a boolean"), (None, "null"), ({"a": 1}, "an object")],
+)
+def test_a_parameter_that_is_not_a_string_is_refused(value: object, kind: str) -> None:
+    _, issues = config.collect(view({"walPVCSize": value}), IMAGE)  # type: ignore[dict-item]
+    assert [i.field for i in issues] == ["spec.plugins[0].parameters.walPVCSize"]
+    assert f"is {kind}, not a string; parameter values must be quoted strings" in (
+        issues[0].message
+    )
+    assert '(example: walPVCSize: "20Gi")' in issues[0].message
+
+
+def test_the_plugin_listed_twice_is_refused() -> None:
+    doc = cluster_document()
+    doc["spec"]["plugins"].append({"name": doc["spec"]["plugins"][0]["name"]})
+    _, issues = config.collect(ClusterView.from_dict(doc), IMAGE)
+    assert [i.field for i in issues] == ["spec.plugins[1].name"]
+    assert "a second time (first at spec.plugins[0])" in issues[0].message
+
+
+def test_enabled_that_is_not_a_boolean_is_refused() -> None:
+    doc = cluster_document()
+    doc["spec"]["plugins"][0]["enabled"] = "yes"
+    cluster = ClusterView.from_dict(doc)
+    assert cluster.plugin_enabled  # so that Post reports it instead of ignoring the entry
+    _, issues = config.collect(cluster, IMAGE)
+    assert [i.field for i in issues] == ["spec.plugins[0].enabled"]
+    assert "boolean true or false, unquoted" in issues[0].message
+
+
+@pytest.mark.parametrize(
+    ("change", "fragment"),
+    [
+        ({"spec": []}, "spec must be an object, not an array"),
+        ({"spec": {"plugins": "x"}}, "spec.plugins must be an array, not a string"),
+        ({"spec": {"plugins": [3]}}, "spec.plugins[0] must be an object, not a number"),
+        ({"metadata": "pg"}, "metadata must be an object, not a string"),
+    ],
+)
+def test_wrong_json_types_are_named(change: dict[str, object], fragment: str) -> None:
+    doc = {**cluster_document(), **change}
+    with pytest.raises(ClusterDecodeError, match=re.escape(fragment)):
+        ClusterView.from_dict(doc)
+
+
+def test_wrong_parameters_type_is_named() -> None:
+    doc = cluster_document()
+    doc["spec"]["plugins"][0]["parameters"] = ["walPVCSize"]
+    with pytest.raises(ClusterDecodeError, match=r"spec.plugins\[0\].parameters must be an"):
+        ClusterView.from_dict(doc)
+
+
+def test_null_containers_mean_empty() -> None:
+    doc = cluster_document()
+    doc["spec"]["plugins"][0]["parameters"] = None
+    assert config.parse(ClusterView.from_dict(doc), IMAGE).wal_pvc_size == "10Gi"
+    assert ClusterView.from_dict({**doc, "spec": None}).plugin is None
+
+
+def test_every_documented_example_passes_its_own_parser() -> None:
+    for spec in BY_NAME.values():
+        spec.parse(spec.example)
 
 
 def test_config_error_message_lists_every_issue() -> None:
