@@ -139,7 +139,9 @@ def json_type(value: Any) -> str:
         return "number"
     if isinstance(value, str):
         return "string"
-    return "array" if isinstance(value, list) else "object"
+    if isinstance(value, list):
+        return "array"
+    return "object" if isinstance(value, dict) else type(value).__name__  # YAML: date, bytes
 
 
 def a_json_type(value: Any) -> str:

@@ -38,7 +38,7 @@ def entry_issues(view: ClusterView) -> list[ConfigIssue]:
     issues = [
         ConfigIssue(
             parameter_path(entry.index, name),
-            json.dumps(value)[:200],
+            json.dumps(value, default=str)[:200],
             not_string_message(name, value),
         )
         for name, value in sorted(entry.not_strings.items())
@@ -47,7 +47,7 @@ def entry_issues(view: ClusterView) -> list[ConfigIssue]:
         issues.append(
             ConfigIssue(
                 ("spec", "plugins", str(entry.index), "enabled"),
-                json.dumps(entry.enabled_value)[:200],
+                json.dumps(entry.enabled_value, default=str)[:200],
                 "must be the boolean true or false, unquoted (example: enabled: true)",
             )
         )

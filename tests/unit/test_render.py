@@ -153,3 +153,18 @@ def test_render_refuses_the_plugin_twice_and_enabled_yes(tmp_path: Path) -> None
         "Error: spec.plugins[1].name='cnpg-i-wal-replica.documentdb.io': lists this plugin a "
         "second time (first at spec.plugins[0]); keep one entry"
     ]
+
+
+def test_render_reports_yaml_only_values_in_one_line_each(tmp_path: Path) -> None:
+    code, lines = run(
+        plugin_manifest(
+            tmp_path,
+            "        retentionMaxAge: 2001-12-14\n        image: !!binary aGVsbG8=\n"
+            "        slotName: ~\n",
+        )
+    )
+    assert code == 1
+    assert len(lines) == 3
+    assert "you wrote aGVsbG8=, which YAML reads as the bytes" in lines[0]
+    assert "you wrote 2001-12-14, which YAML reads as the date 2001-12-14;" in lines[1]
+    assert "you wrote ~, which YAML reads as null;" in lines[2]

@@ -69,9 +69,9 @@ def _line(issue: ConfigIssue, view: ClusterView | None, node: yaml.Node | None) 
     if entry and issue.path[3:4] == ("parameters",) and issue.parameter in entry.not_strings:
         value = entry.not_strings[issue.parameter]
         text = written(node, entry.index, issue.parameter)
-        read_as = yaml.safe_dump(value, default_flow_style=True).removesuffix("...\n").strip()
-        kind = json_type(value)
-        wrote = f"{text}, which YAML reads as the {kind} {read_as}" if text else read_as
+        dumped = yaml.safe_dump(value, default_flow_style=True).removesuffix("...\n")
+        read_as = "null" if value is None else f"the {json_type(value)} {' '.join(dumped.split())}"
+        wrote = f"{text}, which YAML reads as {read_as}" if text else read_as
         return (
             f"Error: {issue.field}: you wrote {wrote}; parameter values must be quoted "
             f"strings{example_note(issue.parameter)}"
