@@ -69,6 +69,9 @@ class ClusterView:
     replica_cluster: bool = False
     deleting: bool = False
     raw: dict[str, Any] = field(default_factory=dict, repr=False, compare=False)
+    """Only the parts of the JSON read again later: ``spec.plugins`` (MutateCluster's patch
+    addresses it) and ``status.writeService``. Not the whole document: views are cached
+    (Post keeps hundreds), and a Cluster may carry megabytes of annotations."""
 
     @property
     def plugin_enabled(self) -> bool:
@@ -125,7 +128,7 @@ class ClusterView:
             legacy_sync_replicas=bool(spec.get("minSyncReplicas") or spec.get("maxSyncReplicas")),
             replica_cluster=bool(_obj(spec, "replica").get("enabled")),
             deleting=bool(metadata.get("deletionTimestamp")),
-            raw=document,
+            raw=_slim(spec, status),
         )
 
 
@@ -180,6 +183,13 @@ def check_shape(document: Any) -> None:
             raise ClusterDecodeError(f"spec.plugins[{index}] must be an object, not null")
         if entry.get("name") == PLUGIN_NAME:
             _expect(entry.get("parameters"), dict, f"spec.plugins[{index}].parameters")
+
+
+def _slim(spec: dict[str, Any], status: dict[str, Any]) -> dict[str, Any]:
+    slim: dict[str, Any] = {"spec": {"plugins": _list(spec, "plugins")}}
+    if _str(status, "writeService"):
+        slim["status"] = {"writeService": status["writeService"]}
+    return slim
 
 
 def _obj(parent: dict[str, Any], key: str) -> dict[str, Any]:

@@ -31,3 +31,17 @@ def test_deep_nesting_is_invalid_argument_and_cheap(definition: bytes) -> None:
 @pytest.mark.parametrize("definition", DEEP[:2])
 def test_kind_of_deep_resource_is_unknown(definition: bytes) -> None:
     assert kind_of(b" " + definition) is None
+
+
+def test_a_view_keeps_only_what_is_read_again() -> None:
+    """Post caches views: megabytes of annotations must not stay in memory with them."""
+    from support.clusters import cluster_document
+
+    doc = cluster_document()
+    doc["metadata"]["annotations"] = {"big": "x" * 1_000_000}
+    view = ClusterView.from_dict(doc)
+    assert view.raw == {"spec": {"plugins": doc["spec"]["plugins"]}} or view.raw == {
+        "spec": {"plugins": doc["spec"]["plugins"]},
+        "status": {"writeService": doc["status"]["writeService"]},
+    }
+    assert "x" * 1000 not in repr(view.raw)

@@ -67,7 +67,7 @@ async def test_events_never_raise(client: AsyncClient) -> None:
 @pytest.mark.parametrize("call", ["post", "status"])
 async def test_post_and_status_answer_unavailable(client: AsyncClient, call: str) -> None:
     reconciler = Reconciler(client, receiver_image=IMAGE)
-    payload = ClusterView.from_dict(cluster_document()).raw
+    payload = cluster_document()
 
     with pytest.raises(ApplyError) as caught:
         await getattr(reconciler, call)(json.dumps(payload).encode())
