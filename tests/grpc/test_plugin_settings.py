@@ -131,3 +131,11 @@ def test_serve_without_kubernetes_credentials_says_so_before_binding(
     assert "no Kubernetes API credentials" in result.output
     assert f"KUBECONFIG={tmp_path / 'missing.yaml'} does not exist" in result.output
     assert "Traceback" not in result.output
+
+
+def test_a_receiver_image_that_is_no_image_is_refused_at_start() -> None:
+    result = CliRunner().invoke(
+        make_serve_command(), [*TLS_ARGS, "--receiver-image", "Bad Image!"], env={}
+    )
+    assert result.exit_code == 2
+    assert "'Bad Image!' is not a container image reference" in result.output

@@ -74,3 +74,13 @@ async def test_post_and_status_answer_unavailable(client: AsyncClient, call: str
     code, message = to_status(caught.value)
     assert code is grpc.StatusCode.UNAVAILABLE
     assert "Kubernetes API server" in message
+
+
+async def test_events_never_fail_a_call_whatever_the_client_raises() -> None:
+    class Broken:
+        async def create(self, obj: object) -> None:
+            raise RuntimeError("boom")
+
+    view = ClusterView.from_dict(cluster_document())
+    recorder = EventRecorder(Broken())  # type: ignore[arg-type]
+    assert await recorder.record(view, "Normal", "X", "y") is False

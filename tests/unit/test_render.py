@@ -168,3 +168,13 @@ def test_render_reports_yaml_only_values_in_one_line_each(tmp_path: Path) -> Non
     assert "you wrote aGVsbG8=, which YAML reads as the bytes" in lines[0]
     assert "you wrote 2001-12-14, which YAML reads as the date 2001-12-14;" in lines[1]
     assert "you wrote ~, which YAML reads as null;" in lines[2]
+
+
+def test_render_refuses_a_receiver_image_that_is_no_image(tmp_path: Path) -> None:
+    result = CliRunner().invoke(
+        main, ["render", str(write_cluster(tmp_path)), "--receiver-image", "Not An Image"]
+    )
+    assert result.exit_code == 1
+    assert result.output.startswith(
+        "Error: --receiver-image 'Not An Image' is not a container image reference (example: "
+    )

@@ -58,6 +58,15 @@ class EventRecorder:
                 error=f"cannot reach the Kubernetes API server: {exc or type(exc).__name__}",
             )
             return False
+        except Exception as exc:  # best effort: an Event must never fail the call it reports
+            log.warning(
+                "event_not_posted",
+                cluster=view.name,
+                namespace=view.namespace,
+                reason=reason,
+                error=f"{type(exc).__name__}: {exc}",
+            )
+            return False
         return True
 
     @staticmethod

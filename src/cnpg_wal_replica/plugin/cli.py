@@ -146,10 +146,21 @@ def _settings(options: dict[str, Any]) -> ServerSettings:
         bind_address(options["server_address"])
     except ValueError as error:
         raise click.BadParameter(str(error), param_hint="--server-address") from None
+    receiver_image = options["receiver_image"] or os.environ.get(PLUGIN_IMAGE_ENV) or None
+    if receiver_image is not None:
+        from cnpg_wal_replica.parameters import image_reference
+
+        try:
+            receiver_image = image_reference(receiver_image)
+        except ValueError as error:
+            raise click.BadParameter(
+                f"{receiver_image!r} {error} (example: ghcr.io/documentdb/cnpg-wal-replica:0.1.0)",
+                param_hint="--receiver-image (or env RECEIVER_IMAGE, PLUGIN_IMAGE)",
+            ) from None
     return ServerSettings(
         tls=_tls_files(options),
         address=options["server_address"],
-        receiver_image=options["receiver_image"] or os.environ.get(PLUGIN_IMAGE_ENV) or None,
+        receiver_image=receiver_image,
         enable_set_status=options["enable_set_status"],
         janitor_interval=options["janitor_interval"],
         grace_period=options["grace_period"],

@@ -20,6 +20,7 @@ from cnpg_wal_replica.cluster import ClusterView, check_shape, json_type
 from cnpg_wal_replica.entry import example_note
 from cnpg_wal_replica.errors import ConfigError, ConfigIssue, WalReplicaError
 from cnpg_wal_replica.metadata import PLUGIN_NAME, RELEASE_IMAGE
+from cnpg_wal_replica.parameters import image_reference
 from cnpg_wal_replica.tools.render_yaml import load_cluster, written
 
 
@@ -99,6 +100,14 @@ def _line(issue: ConfigIssue, view: ClusterView | None, node: yaml.Node | None) 
 def render(cluster_file: Path, pairs: tuple[str, ...], receiver_image: str | None) -> None:
     """Print, as YAML, the objects the plugin would create for CLUSTER_FILE."""
     overrides = _parse_overrides(pairs)
+    if receiver_image:
+        try:
+            receiver_image = image_reference(receiver_image)
+        except ValueError as error:
+            raise click.ClickException(
+                f"--receiver-image {receiver_image!r} {error} "
+                f"(example: --receiver-image {RELEASE_IMAGE})"
+            ) from None
     document, node = load_cluster(cluster_file)
     view: ClusterView | None = None
     try:
