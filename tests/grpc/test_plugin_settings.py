@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
 from collections.abc import Callable
 from pathlib import Path
 
@@ -139,3 +142,21 @@ def test_a_receiver_image_that_is_no_image_is_refused_at_start() -> None:
     )
     assert result.exit_code == 2
     assert "'Bad Image!' is not a container image reference" in result.output
+
+
+def test_an_unusable_kubeconfig_is_one_plain_error(pki: Pki, tmp_path: Path) -> None:
+    """The real core cannot open its client: one log line and `Error:`, no traceback."""
+    tls = pki.write_tls_files(tmp_path)
+    kubeconfig = tmp_path / "kubeconfig"
+    kubeconfig.write_text("clusters: [\n")
+    argv = [sys.executable, "-m", "cnpg_wal_replica", "serve", "--log-format", "json"]
+    argv += ["--server-address", "127.0.0.1:0", "--server-cert", str(tls.server_cert)]
+    argv += ["--server-key", str(tls.server_key), "--client-cert", str(tls.client_cert)]
+    env = {**os.environ, "KUBECONFIG": str(kubeconfig), "HOME": str(tmp_path)}
+    env.pop("KUBERNETES_SERVICE_HOST", None)
+    done = subprocess.run(argv, capture_output=True, timeout=60, check=False, env=env)
+    stderr = done.stderr.decode()
+    assert done.returncode == 1
+    assert "Traceback" not in stderr
+    assert "Error: cannot start the plugin's Kubernetes client: " in stderr
+    assert "KUBECONFIG" in stderr

@@ -191,10 +191,13 @@ def _run(settings: ServerSettings, open_core: CoreFactory, *, tls13_only: bool) 
             reason="GRPC_SSL_CIPHER_SUITES was set by the user or grpc was imported first",
         )
 
-    from cnpg_wal_replica.plugin.server import run
+    from cnpg_wal_replica.plugin.server import CoreOpenError, run
 
     try:
         asyncio.run(run(settings, certificates, open_core))
+    except CoreOpenError as error:
+        log.error("server.core_unusable", error=str(error))
+        raise click.ClickException(str(error)) from None
     except Exception:
         # e.g. no in-cluster or kubeconfig credentials for the core: one JSON line, exit 1.
         log.exception("server.failed")

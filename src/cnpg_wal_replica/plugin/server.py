@@ -10,6 +10,7 @@ await run(settings, open_core)                     all of it, until SIGTERM/SIGI
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import gc
 import signal
 from collections.abc import Callable
@@ -22,6 +23,7 @@ import structlog
 from grpc_health.v1 import health, health_pb2, health_pb2_grpc
 
 from cnpg_wal_replica import metadata
+from cnpg_wal_replica.errors import WalReplicaError
 from cnpg_wal_replica.plugin._pb import identity_pb2, operator_pb2, reconciler_pb2
 from cnpg_wal_replica.plugin._pb.identity_pb2_grpc import add_IdentityServicer_to_server
 from cnpg_wal_replica.plugin._pb.operator_pb2_grpc import add_OperatorServicer_to_server
@@ -134,6 +136,24 @@ def _install_signal_handlers(stop: asyncio.Event) -> Callable[[], None]:
     return remove
 
 
+class CoreOpenError(WalReplicaError):
+    """The plugin's logic (its Kubernetes client) could not be opened; the server stops."""
+
+
+async def _open(
+    stack: contextlib.AsyncExitStack, open_core: CoreFactory, settings: ServerSettings
+) -> PluginCore:
+    try:
+        opening = await asyncio.to_thread(open_core, settings)
+        return await stack.enter_async_context(opening)
+    except Exception as error:
+        reason = " ".join(str(error).split()) or type(error).__name__
+        raise CoreOpenError(
+            f"cannot start the plugin's Kubernetes client: {reason} (check the "
+            "ServiceAccount token, or the kubeconfig that KUBECONFIG names)"
+        ) from error
+
+
 async def run(
     settings: ServerSettings,
     certificates: ReloadingCertificates,
@@ -162,8 +182,8 @@ async def run(
             set_status_enabled=settings.enable_set_status,
             certificates=certificates.bundle.fingerprint,
         )
-        opening = await asyncio.to_thread(open_core, settings)
-        async with opening as real_core:
+        async with contextlib.AsyncExitStack() as stack:
+            real_core = await _open(stack, open_core, settings)
             core.attach(real_core)
             await plugin.core_ready()
             freeze_startup_objects()
