@@ -29,6 +29,17 @@ def field_name(path: tuple[str, ...]) -> str:
     return text
 
 
+SHOWN_VALUE_CHARS = 120
+"""A bad value is quoted up to this length in messages (a value may be megabytes)."""
+
+
+def shown(value: str) -> str:
+    """``value`` as messages quote it: clipped to `SHOWN_VALUE_CHARS`, marked with "…"."""
+    if len(value) <= SHOWN_VALUE_CHARS:
+        return value
+    return f"{value[: SHOWN_VALUE_CHARS - 1]}…"
+
+
 @dataclass(frozen=True)
 class ConfigIssue:
     """One problem with one field of this plugin's `spec.plugins` entry.
@@ -54,7 +65,7 @@ class ConfigIssue:
 
     def describe(self) -> str:
         """One line for logs, Events and the Cluster's phase reason."""
-        return f"{self.field}={self.value!r}: {self.message}"
+        return f"{self.field}={shown(self.value)!r}: {self.message}"
 
 
 class ConfigError(WalReplicaError):

@@ -11,7 +11,7 @@ from support.clusters import cluster_document
 
 from cnpg_wal_replica import config
 from cnpg_wal_replica.cluster import ClusterView
-from cnpg_wal_replica.errors import ClusterDecodeError, ConfigError
+from cnpg_wal_replica.errors import ClusterDecodeError, ConfigError, shown
 from cnpg_wal_replica.parameters import BY_NAME
 
 IMAGE = "ghcr.io/documentdb/cnpg-wal-replica:0.1.0"
@@ -132,7 +132,7 @@ def test_invalid_values_name_parameter_value_and_example(
     assert issue.field == f"spec.plugins[0].parameters.{parameter}"
     assert issue.value == value
     assert fragment in issue.message
-    assert issue.describe().startswith(f"spec.plugins[0].parameters.{parameter}={value!r}: ")
+    assert issue.describe().startswith(f"spec.plugins[0].parameters.{parameter}={shown(value)!r}: ")
     # One example, and a valid one: it passes the parameter's own parser.
     assert issue.message.count("example") == 1
     example = json.loads(issue.message.split(f"(example: {parameter}: ")[1].rstrip(")"))
@@ -315,3 +315,12 @@ def test_mutate_patch_applied_to_request_adds_the_defaults(
     assert again == [], "defaulting twice changes nothing"
     assert json.loads(config.to_json_patch(patch)) == patch
     assert config.to_json_patch([]) == b""
+
+
+def test_a_huge_bad_value_is_quoted_clipped() -> None:
+    from cnpg_wal_replica.plugin.status import validation_error
+
+    _, issues = config.collect(view({"applicationName": "x" * 1_000_000}), IMAGE)
+    assert len(issues[0].describe()) < 400
+    assert "x" * 119 + "…'" in issues[0].describe()
+    assert len(validation_error(issues[0]).value) == 120

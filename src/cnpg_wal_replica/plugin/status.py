@@ -4,7 +4,7 @@ ConfigError          → INVALID_ARGUMENT, message names parameter, bad value an
                        (the operator shows it as the Cluster's phase reason)
 ClusterDecodeError   → INVALID_ARGUMENT
 ApplyError           → UNAVAILABLE (the operator retries the reconcile in 15 s)
-CoreNotReadyError         → UNAVAILABLE (the server is still starting)
+CoreNotReadyError    → UNAVAILABLE (the server is still starting)
 anything else        → INTERNAL with a generic message; traceback logged, never sent
 """
 
@@ -16,7 +16,13 @@ from typing import Any, NoReturn
 import grpc
 import structlog
 
-from cnpg_wal_replica.errors import ApplyError, ClusterDecodeError, ConfigError, ConfigIssue
+from cnpg_wal_replica.errors import (
+    ApplyError,
+    ClusterDecodeError,
+    ConfigError,
+    ConfigIssue,
+    shown,
+)
 from cnpg_wal_replica.plugin._pb import operator_pb2
 from cnpg_wal_replica.plugin.deferred import CoreNotReadyError
 
@@ -33,7 +39,7 @@ def validation_error(issue: ConfigIssue) -> operator_pb2.ValidationError:
     """A CNPG-I ValidationError for one issue; the path is never empty."""
     path = list(issue.path) or ["spec", "plugins"]
     return operator_pb2.ValidationError(
-        path_components=path, value=issue.value, message=issue.message
+        path_components=path, value=shown(issue.value), message=issue.message
     )
 
 
