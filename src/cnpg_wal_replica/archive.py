@@ -17,6 +17,9 @@ from cnpg_wal_replica.errors import ArchiveError
 STATE_FILE = ".wal-replica-state.json"
 """Name of the state file in the WAL directory. A contract: never rename."""
 
+WRITE_PROBE_FILE = ".wal-replica-write-probe"
+"""A file the receiver creates and removes every few seconds to prove it can write; not WAL."""
+
 DIVERGED_DIR = "diverged"
 """Sub-directory where segments past a timeline fork are set aside (never deleted)."""
 

@@ -67,7 +67,8 @@ def test_a_failing_status_task_ends_the_receiver_loudly(
     ("name", "value", "expected"),
     [
         ("RETENTION_MAX_AGE", "99999999999999999999d", "must be from 1s to 36500d"),
-        ("RETENTION_MAX_SIZE", "999Ei", "must be from 1 byte to 1Ei, e.g. 50Gi"),
+        ("RETENTION_MAX_SIZE", "999Ei", "must be from 1 byte to 8Ei, e.g. 50Gi"),
+        ("RETENTION_MAX_AGE", "9" * 5000, "is longer than 64 characters"),
     ],
 )
 def test_absurd_settings_are_refused_at_start(

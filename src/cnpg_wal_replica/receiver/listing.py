@@ -134,7 +134,7 @@ def list_archive(directory: Path, segment_size: int) -> ArchiveListing:
     unknown: list[OtherFile] = []
     with os.scandir(directory) as entries:
         for entry in entries:
-            if entry.name == archive.STATE_FILE:
+            if entry.name in (archive.STATE_FILE, archive.WRITE_PROBE_FILE):
                 continue
             try:
                 if entry.name == archive.DIVERGED_DIR and entry.is_dir(follow_symlinks=False):

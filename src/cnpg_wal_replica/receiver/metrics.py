@@ -50,6 +50,15 @@ class ReceiverMetrics:
             "system_identifier_mismatch",
             "1 when the directory holds WAL of another system; nothing is written then.",
         )
+        self.storage_error = gauge(
+            "storage_error",
+            "1 when the WAL directory cannot be written (missing, read-only, full): nothing is "
+            "received and the slot keeps WAL on the primary.",
+        )
+        self.slot_active_elsewhere = gauge(
+            "slot_active_elsewhere",
+            "1 when pg_receivewal was refused because another connection holds the slot.",
+        )
         self.gaps = gauge("gaps", "Gaps recorded in the state file (WAL the archive lacks).")
         self.gap_bytes = gauge("gap_bytes", "Bytes of WAL in recorded gaps.")
         self.diverged_files = Counter(

@@ -7,16 +7,17 @@ import contextlib
 import math
 import os
 import time
+from pathlib import Path
 
 import psycopg
 import structlog
 
 from cnpg_wal_replica import archive
-from cnpg_wal_replica.receiver import postgres, retention
+from cnpg_wal_replica.receiver import postgres, preparing, retention
 from cnpg_wal_replica.receiver.listing import ArchiveListing, list_archive
 from cnpg_wal_replica.receiver.metrics import ReceiverMetrics
 from cnpg_wal_replica.receiver.settings import ReceiverSettings
-from cnpg_wal_replica.receiver.state import ReceiverState
+from cnpg_wal_replica.receiver.state import ReceiverState, storage_problem
 
 STATUS_INTERVAL = 1.0
 STATUS_TIMEOUT = 10.0
@@ -30,7 +31,8 @@ async def poll(
     settings: ReceiverSettings, state: ReceiverState, metrics: ReceiverMetrics, stop: asyncio.Event
 ) -> None:
     """Run until cancelled or ``stop``; never raises for a failed round."""
-    last_directory = last_retention = 0.0
+    last_retention = 0.0
+    last_directory = time.monotonic()  # first look after the supervisor created the directory
     session = postgres.StatusSession(settings)
     try:
         while not stop.is_set():
@@ -38,6 +40,7 @@ async def poll(
             await poll_server(session, state, metrics)
             if now - last_directory >= DIRECTORY_INTERVAL:
                 last_directory = now
+                check_writable(settings.wal_directory, state, metrics)
                 last_retention = _directory_round(settings, metrics, now, last_retention)
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(stop.wait(), timeout=STATUS_INTERVAL)
@@ -75,6 +78,27 @@ async def poll_server(
     metrics.slot_safe_wal_size.set(
         math.nan if status.slot_safe_wal_size is None else status.slot_safe_wal_size
     )
+
+
+def probe_writable(directory: Path) -> str | None:
+    """``None`` when a file can be created and written in ``directory``, else the problem."""
+    try:
+        preparing.ensure_writable(directory)
+    except OSError as exc:
+        return storage_problem(exc)
+    return None
+
+
+def check_writable(directory: Path, state: ReceiverState, metrics: ReceiverMetrics) -> None:
+    """Probe the WAL directory; publish and log when that changes (metric, readiness)."""
+    problem = probe_writable(directory)
+    if problem != state.storage_error:
+        if problem:
+            log.error("wal_directory_unwritable", path=str(directory), reason=problem)
+        else:
+            log.info("wal_directory_writable", path=str(directory))
+    state.storage_error = problem
+    metrics.storage_error.set(1 if problem else 0)
 
 
 def _directory_round(

@@ -7,6 +7,7 @@ run found its WAL removed on the server, resume at the slot and record the gap.
 
 from __future__ import annotations
 
+import contextlib
 import datetime
 import gzip
 import os
@@ -98,6 +99,44 @@ def create_empty(directory: Path, name: str) -> None:
     _fsync_dir(directory)
 
 
+def ensure_writable(directory: Path) -> None:
+    """Create, write and remove a small file in ``directory``; the ``OSError`` if that fails.
+
+    Checked before the slot is created: a slot for a directory that cannot be written would
+    only pin WAL on the primary.
+    """
+    probe = directory / archive.WRITE_PROBE_FILE
+    try:
+        fd = os.open(probe, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        try:
+            os.write(fd, b"x")
+        finally:
+            os.close(fd)
+            with contextlib.suppress(FileNotFoundError):
+                probe.unlink()
+    except OSError as exc:
+        raise OSError(exc.errno, exc.strerror, str(directory)) from exc
+
+
+def pad_short_partials(listing: ArchiveListing) -> list[tuple[str, int]]:
+    """Extend uncompressed ``.partial`` files shorter than a segment to the segment size.
+
+    pg_receivewal fills a new ``.partial`` with zeros before writing WAL into it; killed
+    while doing so (``kill -9``, OOM, a node crash) it leaves a file of some other size,
+    and every later run refuses it ("has N bytes, should be 0 or 16777216") forever. The
+    missing tail is what the fill would have written (zeros), so padding loses nothing.
+    Returns ``(name, old size)`` for each file padded.
+    """
+    padded = []
+    for file in listing.partials:
+        if file.compression is None and 0 < file.size < listing.segment_size:
+            with open(file.path, "r+b") as handle:
+                handle.truncate(listing.segment_size)
+                os.fsync(handle.fileno())
+            padded.append((file.name, file.size))
+    return padded
+
+
 def _fsync_dir(directory: Path) -> None:
     fd = os.open(directory, os.O_RDONLY)
     try:
@@ -107,11 +146,20 @@ def _fsync_dir(directory: Path) -> None:
 
 
 async def prepare(
-    settings: ReceiverSettings, state: ReceiverState, metrics: ReceiverMetrics, *, lost_wal: bool
+    settings: ReceiverSettings,
+    state: ReceiverState,
+    metrics: ReceiverMetrics,
+    *,
+    lost_wal: bool,
+    quiet: bool = False,
 ) -> None:
-    """Make the directory and the server ready for one pg_receivewal run."""
+    """Make the directory and the server ready for one pg_receivewal run.
+
+    ``quiet``: retrying after failed runs; routine lines (the slot exists) go to debug.
+    """
     directory = settings.wal_directory
     directory.mkdir(parents=True, exist_ok=True)
+    ensure_writable(directory)
     async with postgres.replication_connection(settings) as conn:
         info = await postgres.identify_system(conn)
         cur = await conn.execute(b"SHOW wal_segment_size")
@@ -137,6 +185,14 @@ async def prepare(
         if info.timeline > 1:
             _, content = await postgres.timeline_history(conn, info.timeline)
             history = wal.parse_history(content)
+        for name, size in pad_short_partials(list_archive(directory, segment_size)):
+            log.warning(
+                "partial_padded",
+                file=name,
+                size=size,
+                padded_to=segment_size,
+                reason="left short by an interrupted pg_receivewal (zero fill not finished)",
+            )
         fork = recovery.plan_fork(list_archive(directory, segment_size), info.timeline, history)
         if fork is not None:
             moved = move_aside(directory, fork.move_aside)
@@ -161,7 +217,7 @@ async def prepare(
             log.info("slot_created" if created else "slot_exists", slot=settings.slot_name)
             slot = await postgres.read_slot(conn, settings.slot_name, settings)
         else:
-            log.info(
+            (log.debug if quiet else log.info)(
                 "slot_exists",
                 slot=settings.slot_name,
                 restart_lsn=wal.format_lsn(slot.restart_lsn or 0),

@@ -24,8 +24,10 @@ ENV_PREFIX = "WAL_RECEIVER_"
 MAX_RETENTION_AGE = 100 * 365 * 86400
 """Longest ``retention_max_age`` accepted (100 years): beyond it a value is a typo, and
 past about 10**308 seconds it does not even fit the float arithmetic of the retention plan."""
-MAX_RETENTION_SIZE = 2**60
-"""Largest ``retention_max_size`` accepted (1Ei): no volume comes close."""
+MAX_RETENTION_SIZE = 2**63 - 1
+"""Largest ``retention_max_size`` accepted (8Ei, what Kubernetes and the plugin accept)."""
+MAX_TEXT = 64
+"""No valid duration or size is longer (and Python refuses integers over 4300 digits)."""
 _SLOT_RE = re.compile(r"^[a-z0-9_]{1,63}$")
 
 
@@ -106,6 +108,10 @@ class ReceiverSettings(BaseSettings):
     @classmethod
     def _age(cls, value: Any) -> Any:
         if isinstance(value, str):
+            if len(value) > MAX_TEXT:
+                raise ValueError(
+                    f"is longer than {MAX_TEXT} characters, so not a duration, e.g. 7d"
+                )
             return parse_duration(value) if value.strip() else None
         return value
 
@@ -122,6 +128,8 @@ class ReceiverSettings(BaseSettings):
     @classmethod
     def _size(cls, value: Any) -> Any:
         if isinstance(value, str):
+            if len(value) > MAX_TEXT:
+                raise ValueError(f"is longer than {MAX_TEXT} characters, so not a size, e.g. 50Gi")
             return parse_bytes(value) if value.strip() else None
         return value
 
@@ -129,7 +137,7 @@ class ReceiverSettings(BaseSettings):
     @classmethod
     def _size_bound(cls, value: int | None) -> int | None:
         if value is not None and not 1 <= value <= MAX_RETENTION_SIZE:
-            raise ValueError("must be from 1 byte to 1Ei, e.g. 50Gi")
+            raise ValueError("must be from 1 byte to 8Ei, e.g. 50Gi")
         return value
 
     @field_validator("http_address", mode="before")

@@ -26,6 +26,8 @@ class ReceiverState:
     heartbeat_at: float
     child_running: bool = False
     blocked_reason: str | None = None
+    storage_error: str | None = None
+    slot_in_use: str | None = None
     system_identifier_mismatch: bool = False
     status_at: float | None = None
     connected: bool = False
@@ -63,6 +65,10 @@ def readiness(state: ReceiverState, now: float) -> tuple[bool, str]:
     """Ready when streaming right now: connected, and WAL received recently or nothing to get."""
     if state.blocked_reason:
         return False, state.blocked_reason
+    if state.storage_error:
+        return False, state.storage_error
+    if state.slot_in_use:
+        return False, state.slot_in_use
     if not state.child_running:
         return False, "pg_receivewal is not running"
     if state.status_at is None or now - state.status_at > STATUS_MAX_AGE:
@@ -78,3 +84,12 @@ def readiness(state: ReceiverState, now: float) -> tuple[bool, str]:
     if since > STALL_SECONDS:
         return False, f"stalled: {lag} bytes behind, no WAL flushed for {since:.0f} s"
     return True, f"streaming, {lag} bytes behind"
+
+
+def storage_problem(error: OSError) -> str:
+    """The readiness reason for a local file-system error, naming the path."""
+    where = f"{error.filename}: " if error.filename else ""
+    return (
+        f"cannot use the WAL directory: {where}{error.strerror or error}; nothing is received "
+        "while the replication slot keeps WAL on the primary"
+    )

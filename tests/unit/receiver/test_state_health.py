@@ -5,14 +5,21 @@ from __future__ import annotations
 import asyncio
 
 import httpx
+import psycopg
 
 from cnpg_wal_replica.archive import ArchiveState
 from cnpg_wal_replica.receiver.health import respond, serve_http
 from cnpg_wal_replica.receiver.metrics import ReceiverMetrics
 from cnpg_wal_replica.receiver.postgres import SystemInfo
 from cnpg_wal_replica.receiver.preparing import check_identity, parse_size_setting
-from cnpg_wal_replica.receiver.state import ReceiverState, liveness, readiness
-from cnpg_wal_replica.receiver.supervisor import Backoff, server_unavailable
+from cnpg_wal_replica.receiver.state import ReceiverState, liveness, readiness, storage_problem
+from cnpg_wal_replica.receiver.supervisor import (
+    UNAVAILABLE_FAST_ATTEMPTS,
+    UNAVAILABLE_MAX_RETRY,
+    Backoff,
+    RepeatLog,
+    server_unavailable,
+)
 
 
 def streaming_state(now: float = 100.0) -> ReceiverState:
@@ -104,9 +111,40 @@ def test_backoff_is_sub_second_first_and_capped() -> None:
 
 
 def test_server_unavailable_classification() -> None:
-    assert server_unavailable(OSError("connection failed: Connection refused"))
-    assert server_unavailable(OSError("FATAL:  the database system is starting up"))
-    assert not server_unavailable(OSError("SSL error: certificate verify failed"))
+    refused = psycopg.OperationalError("connection failed: Connection refused")
+    assert server_unavailable(refused)
+    assert server_unavailable(
+        psycopg.OperationalError("FATAL:  the database system is starting up")
+    )
+    assert not server_unavailable(psycopg.OperationalError("SSL error: certificate verify failed"))
+
+
+def test_local_file_errors_are_never_the_server_being_unavailable() -> None:
+    missing = FileNotFoundError(2, "No such file or directory", "/var/lib/wal")
+    assert not server_unavailable(missing)
+    assert "cannot use the WAL directory: /var/lib/wal: No such file or directory" in (
+        storage_problem(missing)
+    )
+
+
+def test_repeated_failures_are_logged_at_start_change_and_periodically() -> None:
+    repeats = RepeatLog(interval=60)
+    logged = [repeats.failing("server_unavailable: refused", t) for t in (0, 0.2, 0.6, 1.4, 59)]
+    assert logged == [True, False, False, False, False]
+    assert repeats.failing("server_unavailable: refused", 61)
+    assert repeats.failing("server_unavailable: starting up", 62)  # changed
+    assert repeats.recovered(70) == (70, 7)
+    assert repeats.recovered(71) is None
+
+
+def test_unavailable_backoff_keeps_a_sub_second_first_retry_and_is_capped() -> None:
+    backoff = Backoff(cap=UNAVAILABLE_MAX_RETRY, flat=UNAVAILABLE_FAST_ATTEMPTS)
+    delays = [backoff.next_delay() for _ in range(30)]
+    assert delays[:UNAVAILABLE_FAST_ATTEMPTS] == [0.2] * UNAVAILABLE_FAST_ATTEMPTS
+    assert delays == sorted(delays)
+    assert max(delays) == UNAVAILABLE_MAX_RETRY
+    assert sum(delays[:17]) > 14  # at most 17 attempts in 14 s (was 70)
+    assert sum(delays[:27]) > 60  # about 12 a minute once the outage lasts
 
 
 def test_identity_check() -> None:
