@@ -310,6 +310,7 @@ def test_json_output_and_exit_codes(tmp_path: Path) -> None:
     assert result.exit_code == 0, result.output
     data = json.loads(result.output)
     assert data["whole"] is True
+    assert data["result"] == "whole"
     assert data["recoverable"] == {
         "timeline": 2,
         "start_lsn": "0/100000",
@@ -356,11 +357,41 @@ def test_segment_size_comes_from_the_headers_without_a_state_file(tmp_path: Path
     assert "segment size 1.0 MiB" in result.output
 
 
-def test_empty_directory_is_whole_but_recovers_nothing(tmp_path: Path) -> None:
+def test_empty_directory_is_not_whole_and_says_so(tmp_path: Path) -> None:
     report = check(tmp_path)
-    assert report.whole
+    assert not report.whole
+    assert report.empty
+    assert report.result == "empty"
     assert report.recoverable is None
-    assert "recoverable: nothing" in format_text(report)
+    text = format_text(report)
+    assert "recoverable: nothing" in text
+    assert "result: OK" not in text
+    assert text.endswith("is this the receiver's WAL directory?")
+    assert "result: EMPTY, no WAL segment in" in text
+
+
+@pytest.mark.parametrize("as_json", [False, True])
+def test_empty_or_wrong_directory_exits_3(tmp_path: Path, as_json: bool) -> None:
+    wal_dir = tmp_path / "wal"
+    wal_dir.mkdir()
+    two_timeline_archive(wal_dir)
+    (tmp_path / "lost+found").mkdir()
+    (tmp_path / "README").write_text("the volume root, not the WAL directory")
+    args = [str(tmp_path), *(["--json"] if as_json else [])]
+    result = CliRunner().invoke(verify, args)
+    assert result.exit_code == 3, result.output
+    if as_json:
+        data = json.loads(result.output)
+        assert (data["result"], data["whole"]) == ("empty", False)
+        assert any(str(wal_dir) in note for note in data["notes"])
+    else:
+        assert "result: EMPTY" in result.output
+        assert "result: OK" not in result.output
+        assert f"{wal_dir} holds" in result.output
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    result = CliRunner().invoke(verify, [str(empty), *(["--json"] if as_json else [])])
+    assert result.exit_code == 3, result.output
 
 
 def test_unknown_files_are_notes(tmp_path: Path) -> None:

@@ -2,7 +2,8 @@
 
 ``verify_archive`` reads the files (`verify_inspect`) and judges them (`verify_checks`);
 ``format_text`` and ``format_json`` are pure; the click command only wires them together.
-Exit status: 0 when the archive is whole, 1 when it has problems, 2 when it cannot be read.
+Exit status: 0 when the archive is whole, 1 when it has problems, 2 when it cannot be read,
+3 when it holds no WAL at all (an empty directory, or the wrong one).
 """
 
 from __future__ import annotations
@@ -11,6 +12,7 @@ import gzip
 import json
 import os
 import zlib
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -34,6 +36,7 @@ __all__ = [
 EXIT_WHOLE = 0
 EXIT_PROBLEMS = 1
 EXIT_UNREADABLE = 2
+EXIT_EMPTY = 3
 
 
 def verify_archive(
@@ -112,6 +115,12 @@ def format_text(report: Report) -> str:
         lines.append(f"problems ({len(report.problems)}):")
         lines.extend(f"  - {p.kind}: {p.message}" for p in report.problems)
         lines.append(f"result: INCOMPLETE ({len(report.problems)} problems)")
+    elif report.empty:
+        other = c["histories"] + c["unknown"]
+        lines.append(
+            f"result: EMPTY, no WAL segment in {report.directory} ({other} other files); "
+            "is this the receiver's WAL directory?"
+        )
     else:
         lines.append("result: OK, the archive is whole")
     return "\n".join(lines)
@@ -123,6 +132,7 @@ def report_dict(report: Report) -> dict[str, Any]:
     rec = report.recoverable
     return {
         "directory": report.directory,
+        "result": report.result,
         "whole": report.whole,
         "segment_size": report.segment_size,
         "system_identifier": report.system_identifier,
@@ -195,7 +205,8 @@ def verify(
 ) -> None:
     """Check that the WAL directory DIRECTORY is complete and consistent.
 
-    Exit status 0 when it is whole, 1 when it has problems, 2 when it cannot be read.
+    Exit status 0 when it is whole, 1 when it has problems, 2 when it cannot be read,
+    3 when it holds no WAL at all.
     """
     try:
         state = archive.load_state(directory)
@@ -205,5 +216,34 @@ def verify(
         click.echo(f"error: {exc}", err=True)
         ctx.exit(EXIT_UNREADABLE)
     report = verify_archive(listing, state, check_compressed=not skip_compressed_content)
+    if report.empty:
+        report = replace(report, notes=(*report.notes, *_wal_below(directory, size)))
     click.echo(format_json(report) if as_json else format_text(report))
-    ctx.exit(EXIT_WHOLE if report.whole else EXIT_PROBLEMS)
+    ctx.exit(exit_status(report))
+
+
+def _wal_below(directory: Path, segment_size: int) -> list[str]:
+    """Notes naming sub-directories that hold WAL segments (the right directory, maybe)."""
+    notes = []
+    try:
+        children = sorted(p for p in directory.iterdir() if p.is_dir())
+    except OSError:
+        return []
+    for child in children:
+        if child.name == archive.DIVERGED_DIR:
+            continue
+        try:
+            names = os.listdir(child)
+        except OSError:
+            continue
+        count = sum(1 for n in names if classify_segment_name(n, segment_size) is not None)
+        if count:
+            notes.append(f"{child} holds {count} WAL segment files: verify that directory?")
+    return notes
+
+
+def exit_status(report: Report) -> int:
+    """0 whole, 1 problems, 3 empty (no WAL at all)."""
+    if report.problems:
+        return EXIT_PROBLEMS
+    return EXIT_EMPTY if report.empty else EXIT_WHOLE

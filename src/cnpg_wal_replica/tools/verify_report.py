@@ -56,6 +56,18 @@ class Report:
     notes: tuple[str, ...]
 
     @property
+    def empty(self) -> bool:
+        """True when the directory holds no WAL segment at all, complete or partial."""
+        return not self.counts.get("segments", 0) and not self.counts.get("partials", 0)
+
+    @property
     def whole(self) -> bool:
-        """True when the archive is complete and consistent."""
-        return not self.problems
+        """True when the archive holds WAL and is complete and consistent."""
+        return not self.problems and not self.empty
+
+    @property
+    def result(self) -> str:
+        """``whole``, ``incomplete`` (problems found) or ``empty`` (no WAL at all)."""
+        if self.problems:
+            return "incomplete"
+        return "empty" if self.empty else "whole"
