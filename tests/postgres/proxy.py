@@ -8,6 +8,8 @@ import contextlib
 import socket
 import threading
 
+from support import sockets
+
 
 class Proxy:
     """Listens on 127.0.0.1:<port> and forwards to 127.0.0.1:<target>."""
@@ -54,15 +56,4 @@ class Proxy:
             with self._lock:
                 self._conns += [client, upstream]
             for a, b in ((client, upstream), (upstream, client)):
-                threading.Thread(target=self._pipe, args=(a, b), daemon=True).start()
-
-    @staticmethod
-    def _pipe(source: socket.socket, sink: socket.socket) -> None:
-        try:
-            while data := source.recv(65536):
-                sink.sendall(data)
-        except OSError:
-            pass
-        finally:
-            with contextlib.suppress(OSError):
-                sink.shutdown(socket.SHUT_WR)
+                threading.Thread(target=sockets.pipe, args=(a, b), daemon=True).start()

@@ -30,7 +30,7 @@ import yaml
 if __package__ in (None, ""):  # run as a script: make `support` importable
     sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from support import harnesspaths, images, kubepki, kubeplane, nodeconfig, nodens
+from support import harnesspaths, images, kubepki, kubeplane, nodeconfig, nodens, scriptcli
 from support.nodeconfig import NodeLayout
 
 NODE_CONTROLLERS = "*"
@@ -474,14 +474,9 @@ def _cli_info() -> int:
 
 
 if __name__ == "__main__":
-    commands = {"up": _cli_up, "down": lambda: (down(), 0)[1], "info": _cli_info}
     if len(sys.argv) == 3 and sys.argv[1] == "forward":
         sys.exit(_cli_forward(sys.argv[2]))
-    if len(sys.argv) != 2 or sys.argv[1] not in commands:
-        print("usage: kubenode.py up|down|info", file=sys.stderr)
-        sys.exit(2)
-    try:
-        sys.exit(commands[sys.argv[1]]())
-    except harnesspaths.HarnessMissing as missing:
-        print(missing, file=sys.stderr)
-        sys.exit(1)
+    scriptcli.run_commands(
+        {"up": _cli_up, "down": lambda: (down(), 0)[1], "info": _cli_info},
+        "kubenode.py up|down|info",
+    )

@@ -40,7 +40,7 @@ import yaml
 if __package__ in (None, ""):  # run as a script: make `support` importable
     sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from support import harnesspaths, kubepki
+from support import harnesspaths, kubepki, scriptcli
 
 SERVICE_CIDR = "10.96.0.0/24"
 ISSUER = "https://kubernetes.default.svc.cluster.local"
@@ -513,12 +513,4 @@ def _cli_down() -> int:
 
 
 if __name__ == "__main__":
-    commands = {"up": _cli_up, "down": _cli_down}
-    if len(sys.argv) != 2 or sys.argv[1] not in commands:
-        print("usage: kubeplane.py up|down", file=sys.stderr)
-        sys.exit(2)
-    try:
-        sys.exit(commands[sys.argv[1]]())
-    except harnesspaths.HarnessMissing as missing:
-        print(missing, file=sys.stderr)
-        sys.exit(1)
+    scriptcli.run_commands({"up": _cli_up, "down": _cli_down}, "kubeplane.py up|down")

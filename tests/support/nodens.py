@@ -23,7 +23,7 @@ import threading
 import time
 from pathlib import Path
 
-from support import nodeconfig
+from support import nodeconfig, sockets
 from support.nodeconfig import NodeLayout
 
 _CLONE_NEWNET = 0x40000000
@@ -244,24 +244,15 @@ class Forwarder:
             client.close()
             return
         upstream.settimeout(None)
-        threading.Thread(target=_pipe, args=(upstream, client), daemon=True).start()
-        _pipe(client, upstream)
+        back = threading.Thread(target=sockets.pipe, args=(upstream, client), daemon=True)
+        back.start()
+        sockets.pipe(client, upstream)
+        back.join()
+        client.close()
+        upstream.close()
 
     def close(self) -> None:
         with self._cond:
             self._closed = True
             self._cond.notify_all()
         self._listener.close()
-
-
-def _pipe(source: socket.socket, sink: socket.socket) -> None:
-    try:
-        while data := source.recv(65536):
-            sink.sendall(data)
-    except OSError:
-        pass
-    finally:
-        with contextlib.suppress(OSError):
-            sink.shutdown(socket.SHUT_WR)
-        with contextlib.suppress(OSError):
-            source.shutdown(socket.SHUT_RD)
