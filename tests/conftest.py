@@ -1,0 +1,16 @@
+"""Fixtures for every test directory."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import pytest
+import structlog
+
+
+@pytest.fixture(autouse=True)
+def _structlog_defaults_after_each_test() -> Iterator[None]:
+    """Code under test may configure structlog for a stream pytest captures and then closes
+    (the receiver's and the demo's log set-up): later tests would log into a closed file."""
+    yield
+    structlog.reset_defaults()
