@@ -7,7 +7,6 @@ The tests share one Cluster and run in file order; the last one deletes it.
 
 from __future__ import annotations
 
-import json
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -16,7 +15,14 @@ from typing import Any
 import pytest
 import yaml
 from support import harnesspaths, kubenode
-from support.e2e import get_json, psql, receiver_pod, receiver_selector, wait_until
+from support.e2e import (
+    get_json,
+    psql,
+    receiver_pod,
+    receiver_selector,
+    switch_and_verify,
+    wait_until,
+)
 
 pytestmark = [pytest.mark.e2e, pytest.mark.slow, pytest.mark.timeout(900)]
 
@@ -117,28 +123,7 @@ def test_verify_passes_on_the_receivers_volume(
     kube_node: kubenode.Node, minimal_cluster: RunningCluster
 ) -> None:
     namespace, pod = minimal_cluster.namespace, receiver_pod(kube_node, minimal_cluster)
-    sql = "select pg_walfile_name(pg_switch_wal())"
-    switched = psql(kube_node, namespace, minimal_cluster.primary, sql).strip()
-
-    def archived() -> bool:
-        listing = kube_node.kubectl("exec", "-n", namespace, pod, "--", "ls", WAL_DIRECTORY)
-        return switched in listing.stdout.split()
-
-    wait_until(kube_node, archived, 60, f"segment {switched} complete on the receiver's volume")
-    result = kube_node.kubectl(
-        "exec",
-        "-n",
-        namespace,
-        pod,
-        "--",
-        "cnpg-wal-replica",
-        "verify",
-        "--json",
-        WAL_DIRECTORY,
-        check=False,
-    )
-    assert result.returncode == 0, result.stdout + result.stderr
-    report = json.loads(result.stdout)
+    _, report = switch_and_verify(kube_node, namespace, minimal_cluster.primary, pod, WAL_DIRECTORY)
     assert report["whole"] is True, report
     assert report["counts"]["segments"] >= 1, report
     sql = "select system_identifier from pg_control_system()"

@@ -15,7 +15,7 @@ from collections.abc import Iterator
 
 import pytest
 from support import harnesspaths, kubenode
-from support.e2e import get_json, psql, receiver_pod, wait_until
+from support.e2e import get_json, psql, receiver_pod, switch_and_verify, wait_until
 
 from cnpg_wal_replica import metadata
 
@@ -45,23 +45,7 @@ def receiver_streams_from(node: kubenode.Node, primary: str) -> bool:
         "select count(*) from pg_stat_replication "
         f"where application_name = '{Failover.receiver}' and state = 'streaming'"
     )
-    result = node.kubectl(
-        "exec",
-        "-n",
-        Failover.namespace,
-        primary,
-        "-c",
-        "postgres",
-        "--",
-        "psql",
-        "-XAtq",
-        "-d",
-        "postgres",
-        "-c",
-        sql,
-        check=False,
-    )
-    return result.returncode == 0 and result.stdout.strip() == "1"
+    return psql(node, Failover.namespace, primary, sql, check=False).strip() == "1"
 
 
 def wait_for_new_primary(node: kubenode.Node, old: str) -> tuple[str, float]:
@@ -71,23 +55,9 @@ def wait_for_new_primary(node: kubenode.Node, old: str) -> tuple[str, float]:
         primary = current_primary(node)
         if not primary or primary == old:
             return None
-        result = node.kubectl(
-            "exec",
-            "-n",
-            Failover.namespace,
-            primary,
-            "-c",
-            "postgres",
-            "--",
-            "psql",
-            "-XAtq",
-            "-d",
-            "postgres",
-            "-c",
-            "select not pg_is_in_recovery()",
-            check=False,
-        )
-        return primary if result.stdout.strip() == "t" else None
+        sql = "select not pg_is_in_recovery()"
+        writes = psql(node, Failover.namespace, primary, sql, check=False).strip() == "t"
+        return primary if writes else None
 
     primary = wait_until(node, writable, 300, f"a writable primary other than {old}")
     return primary, time.monotonic()
@@ -211,33 +181,9 @@ def test_switchover_the_receiver_follows_and_verify_finds_every_timeline(
         f"e2e: switchover: receiver streaming {time.monotonic() - writable_at:.1f} s "
         "after the new primary accepted writes (upper bound: 2 s polling)"
     )
-    switched = psql(
-        kube_node, Failover.namespace, primary, "select pg_walfile_name(pg_switch_wal())"
-    ).strip()
-    timeline = int(switched[:8], 16)
     pod = receiver_pod(kube_node, Failover)
-
-    def archived() -> bool:
-        listing = kube_node.kubectl(
-            "exec", "-n", Failover.namespace, pod, "--", "ls", WAL_DIRECTORY
-        )
-        return switched in listing.stdout.split()
-
-    wait_until(kube_node, archived, 120, f"segment {switched} on the receiver's volume")
-    result = kube_node.kubectl(
-        "exec",
-        "-n",
-        Failover.namespace,
-        pod,
-        "--",
-        "cnpg-wal-replica",
-        "verify",
-        "--json",
-        WAL_DIRECTORY,
-        check=False,
-    )
-    report = json.loads(result.stdout)
-    assert result.returncode == 0, report
+    switched, report = switch_and_verify(kube_node, Failover.namespace, primary, pod, WAL_DIRECTORY)
+    timeline = int(switched[:8], 16)
     assert report["whole"] is True, report
     timelines = [t["timeline"] for t in report["timelines"]]
     assert timeline >= 3, switched  # a failover and a switchover

@@ -15,7 +15,7 @@ from collections.abc import Iterator
 import pytest
 import yaml
 from support import harnesspaths, kubenode
-from support.e2e import get_json, psql, wait_until
+from support.e2e import get_json, psql, psql_argv, wait_until
 
 pytestmark = [pytest.mark.e2e, pytest.mark.slow, pytest.mark.timeout(900)]
 
@@ -116,19 +116,7 @@ def test_with_every_standby_required_a_commit_waits_for_the_receiver(
     insert = [
         str(harnesspaths.node_binaries().kubectl),
         f"--kubeconfig={kube_node.kubeconfig}",
-        "exec",
-        "-n",
-        NAMESPACE,
-        primary,
-        "-c",
-        "postgres",
-        "--",
-        "psql",
-        "-XAtq",
-        "-d",
-        "postgres",
-        "-c",
-        "insert into e2e_sync values (2)",
+        *psql_argv(NAMESPACE, primary, "insert into e2e_sync values (2)"),
     ]
     commit = subprocess.Popen(insert, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
     try:

@@ -37,9 +37,9 @@ def get_json(node: kubenode.Node, *args: str) -> dict[str, Any]:
     return json.loads(result.stdout) if result.returncode == 0 else {}
 
 
-def psql(node: kubenode.Node, namespace: str, pod: str, sql: str) -> str:
-    """Run one statement as postgres in an instance pod; unaligned, tuples only."""
-    return node.kubectl(
+def psql_argv(namespace: str, pod: str, sql: str) -> list[str]:
+    """kubectl arguments that run one statement as postgres in an instance pod."""
+    return [
         "exec",
         "-n",
         namespace,
@@ -53,7 +53,32 @@ def psql(node: kubenode.Node, namespace: str, pod: str, sql: str) -> str:
         "postgres",
         "-c",
         sql,
-    ).stdout
+    ]
+
+
+def psql(node: kubenode.Node, namespace: str, pod: str, sql: str, check: bool = True) -> str:
+    """Run one statement; unaligned, tuples only ("" when it fails and `check` is off)."""
+    result = node.kubectl(*psql_argv(namespace, pod, sql), check=check)
+    return result.stdout if result.returncode == 0 else ""
+
+
+def switch_and_verify(
+    node: kubenode.Node, namespace: str, primary: str, pod: str, directory: str
+) -> tuple[str, dict[str, Any]]:
+    """Switch WAL on the primary, wait for that segment on the receiver's volume, and run
+    `verify --json` there; returns the segment's name and the report (exit status 0)."""
+    sql = "select pg_walfile_name(pg_switch_wal())"
+    switched = psql(node, namespace, primary, sql).strip()
+
+    def archived() -> bool:
+        listing = node.kubectl("exec", "-n", namespace, pod, "--", "ls", directory)
+        return switched in listing.stdout.split()
+
+    wait_until(node, archived, 120, f"segment {switched} complete on the receiver's volume")
+    verify = ["cnpg-wal-replica", "verify", "--json", directory]
+    result = node.kubectl("exec", "-n", namespace, pod, "--", *verify, check=False)
+    assert result.returncode == 0, result.stdout + result.stderr
+    return switched, dict(json.loads(result.stdout))
 
 
 def receiver_selector(cluster: str) -> str:
