@@ -7,6 +7,7 @@ and defaults follow CNPG's own (CNPG-I spec §2.3, §4).
 from __future__ import annotations
 
 import json
+import re
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -15,6 +16,10 @@ from cnpg_wal_replica.metadata import PLUGIN_NAME
 
 CNPG_DEFAULT_UID = 26
 CNPG_DEFAULT_GID = 26
+CNPG_MAX_NAME = 50
+"""CNPG's webhook refuses longer Cluster names: its own objects add suffixes to them."""
+_DNS1035_LABEL = re.compile(r"[a-z]([-a-z0-9]*[a-z0-9])?")
+_DNS1123_LABEL = re.compile(r"[a-z0-9]([-a-z0-9]*[a-z0-9])?")
 
 
 @dataclass(frozen=True)
@@ -130,6 +135,35 @@ class ClusterView:
             deleting=bool(metadata.get("deletionTimestamp")),
             raw=_slim(spec, status),
         )
+
+
+def identity_problems(view: ClusterView) -> list[tuple[str, str, str]]:
+    """``(field, value, problem)`` for a Cluster name or namespace CNPG would not admit.
+
+    The API server and CNPG's webhook refuse these, so the operator never sends them;
+    `render` reads files neither has seen. Every object name derives from them.
+    """
+    problems = []
+    if len(view.name) > CNPG_MAX_NAME or not _DNS1035_LABEL.fullmatch(view.name):
+        problems.append(
+            (
+                "name",
+                view.name,
+                f"is not a Cluster name CloudNativePG admits: at most {CNPG_MAX_NAME} "
+                "lower-case letters, digits and '-', starting with a letter and ending "
+                "with a letter or digit (example: name: mycluster)",
+            )
+        )
+    if len(view.namespace) > 63 or not _DNS1123_LABEL.fullmatch(view.namespace):
+        problems.append(
+            (
+                "namespace",
+                view.namespace,
+                "is not a namespace name: at most 63 lower-case letters, digits and '-', "
+                "starting and ending with a letter or digit (example: namespace: default)",
+            )
+        )
+    return problems
 
 
 def json_type(value: Any) -> str:

@@ -11,7 +11,7 @@ import json
 from dataclasses import asdict, dataclass
 from typing import Any
 
-from cnpg_wal_replica.cluster import ClusterView
+from cnpg_wal_replica.cluster import ClusterView, identity_problems
 from cnpg_wal_replica.entry import entry_issues, example_note
 from cnpg_wal_replica.errors import ConfigError, ConfigIssue, parameter_path
 from cnpg_wal_replica.metadata import RECEIVER_SUFFIX
@@ -51,7 +51,12 @@ class Configuration:
 
 
 def default_application_name(cluster_name: str) -> str:
-    """The documented application name: ``<cluster>-wal-receiver`` (CNPG-I spec §5.3)."""
+    """The documented application name: ``<cluster>-wal-receiver`` (CNPG-I spec §5.3).
+
+    Equal to the receiver's object name (`specs.names.receiver_name`; a test keeps them
+    equal), so at most 63 bytes for every Cluster name CNPG admits. The cut only spares a
+    second message for a name CNPG refuses, which `collect` reports on its own.
+    """
     return f"{cluster_name}{RECEIVER_SUFFIX}"[:63]
 
 
@@ -84,6 +89,10 @@ def collect(
     """Parse the Cluster's parameters: the configuration, or None and every issue."""
     given = view.plugin.parameters if view.plugin else {}
     issues = entry_issues(view)
+    issues.extend(
+        ConfigIssue(("metadata", field), value, problem)
+        for field, value, problem in identity_problems(view)
+    )
     for unknown in sorted(set(given) - set(BY_NAME)):
         known = ", ".join(spec.name for spec in PARAMETERS)
         issues.append(

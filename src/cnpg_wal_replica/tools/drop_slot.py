@@ -12,6 +12,8 @@ import sys
 
 import click
 
+from cnpg_wal_replica.specs.names import drop_slot_application_name
+
 PREFIX = "WAL_RECEIVER_"
 
 
@@ -30,7 +32,7 @@ def conninfo_from_env(env: dict[str, str]) -> str:
         sslrootcert=get("SSLROOTCERT"),
         sslcert=get("SSLCERT"),
         sslkey=get("SSLKEY"),
-        application_name=get("APPLICATION_NAME", "wal-receiver") + "-drop-slot",
+        application_name=drop_slot_application_name(get("APPLICATION_NAME", "wal-receiver")),
         replication="true",
         connect_timeout="10",
     )
