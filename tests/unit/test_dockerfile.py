@@ -350,3 +350,32 @@ def test_build_options_are_documented() -> None:
     text = (ROOT / "docs" / "installation.md").read_text()
     assert "--secret id=build-ca,src=" in text
     assert "PG_CLIENT_SOURCE=debian" in text
+
+
+def test_no_path_of_the_runtime_image_can_be_the_wal_directory(
+    runtime: list[Instruction], instructions: list[Instruction]
+) -> None:
+    """A WAL volume mounted on, in or above a path the image uses would hide it."""
+    from cnpg_wal_replica.parameters import wal_directory
+
+    known = arg_defaults(instructions)
+    text = re.sub(
+        r"\$\{(\w+)\}|\$(\w+)",
+        lambda m: known.get(m.group(1) or m.group(2), ""),
+        # COPY sources are paths of the build context or another stage: only the target.
+        " ".join(i.args.split()[-1] if i.keyword == "COPY" else i.args for i in runtime),
+    )
+    paths = {
+        p.rstrip("/.*;:\"'")
+        for p in re.findall(r"(?<![\w.:/$])(/[A-Za-z0-9._/*-]+)", text)
+        if not p.startswith("/run/secrets")
+    }
+    assert {"/opt/venv", "/opt/venv/bin", "/tmp", "/usr/share/keyrings/pgdg.asc"} <= paths
+    accepted = []
+    for path in sorted(paths):
+        try:
+            wal_directory(path)
+        except ValueError:
+            continue
+        accepted.append(path)
+    assert accepted == [], f"walDirectory accepts paths the image owns: {accepted}"
