@@ -6,13 +6,16 @@ but no longer enables the plugin: starts a Job that drops the receiver's replica
 (an abandoned slot pins WAL on the primary until its disk fills), deletes the Deployment,
 and labels the PVC as kept. It also re-creates the receiver of an enabled Cluster whose
 Deployment went missing, instead of waiting for CNPG's next full reconcile.
-Every step is idempotent, so several plugin replicas may run it at once.
+Every step is idempotent, so several plugin replicas may run it at once. Each Cluster is
+handled on its own: one that fails is logged and retried next interval, and never keeps
+another Cluster's receiver from being removed or re-created.
 """
 
 from __future__ import annotations
 
 import asyncio
-from dataclasses import dataclass
+from collections.abc import Awaitable
+from dataclasses import dataclass, replace
 from typing import Any, Protocol
 
 import structlog
@@ -45,10 +48,14 @@ class ReconcilesClusters(Protocol):
 
 @dataclass(frozen=True)
 class Sweep:
-    """What one pass decided: receivers to remove and Clusters to re-create receivers for."""
+    """What one pass decided: receivers to remove and Clusters to re-create receivers for.
+
+    ``failed`` holds the ``(namespace, cluster)`` whose step failed in this pass.
+    """
 
     remove: tuple[tuple[str, dict[str, Any]], ...]
     recreate: tuple[ClusterView, ...]
+    failed: tuple[tuple[str, str], ...] = ()
 
 
 def plan_sweep(clusters: list[ClusterView], deployments: list[dict[str, Any]]) -> Sweep:
@@ -108,15 +115,42 @@ class Janitor:
             async for d in self._client.list(Deployment, namespace="*", labels=labels)
         ]
         plan = plan_sweep(clusters, deployments)
+        failed = []
         for cluster_name, deployment in plan.remove:
-            await self.remove_receiver(cluster_name, deployment)
+            namespace = deployment["metadata"]["namespace"]
+            if not await self._isolated(
+                "receiver_not_removed",
+                cluster_name,
+                namespace,
+                self.remove_receiver(cluster_name, deployment),
+            ):
+                failed.append((namespace, cluster_name))
         for view in plan.recreate:
-            try:
-                await self._reconciler.reconcile(view)
+            if await self._isolated(
+                "receiver_not_recreated",
+                view.name,
+                view.namespace,
+                self._reconciler.reconcile(view),
+            ):
                 log.info("receiver_recreated", cluster=view.name, namespace=view.namespace)
-            except WalReplicaError as exc:
-                log.warning("receiver_not_recreated", cluster=view.name, error=str(exc))
-        return plan
+            else:
+                failed.append((view.namespace, view.name))
+        return replace(plan, failed=tuple(failed))
+
+    @staticmethod
+    async def _isolated(event: str, cluster: str, namespace: str, step: Awaitable[object]) -> bool:
+        """Run one Cluster's step; False (logged, retried next sweep) when it failed."""
+        try:
+            await step
+        except asyncio.CancelledError:
+            raise
+        except WalReplicaError as exc:
+            log.warning(event, cluster=cluster, namespace=namespace, error=str(exc))
+            return False
+        except Exception:
+            log.exception(event, cluster=cluster, namespace=namespace)
+            return False
+        return True
 
     async def remove_receiver(self, cluster_name: str, deployment: dict[str, Any]) -> None:
         """Drop the slot (through a Job), delete the Deployment, keep and label the PVC."""
