@@ -15,6 +15,7 @@ from cnpg_wal_replica.cluster import ClusterView, identity_problems
 from cnpg_wal_replica.entry import entry_issues, example_note
 from cnpg_wal_replica.errors import ConfigError, ConfigIssue, parameter_path
 from cnpg_wal_replica.metadata import RECEIVER_SUFFIX
+from cnpg_wal_replica.naming import fit
 from cnpg_wal_replica.parameters import BY_NAME, PARAMETERS
 from cnpg_wal_replica.units import parse_quantity
 
@@ -53,11 +54,10 @@ class Configuration:
 def default_application_name(cluster_name: str) -> str:
     """The documented application name: ``<cluster>-wal-receiver`` (CNPG-I spec §5.3).
 
-    Equal to the receiver's object name (`specs.names.receiver_name`; a test keeps them
-    equal), so at most 63 bytes for every Cluster name CNPG admits. The cut only spares a
-    second message for a name CNPG refuses, which `collect` reports on its own.
+    The receiver's object name (`specs.names.receiver_name`, which config may not import;
+    a test keeps them equal): never shortened for a Cluster name CNPG admits.
     """
-    return f"{cluster_name}{RECEIVER_SUFFIX}"[:63]
+    return fit(cluster_name, RECEIVER_SUFFIX)
 
 
 def static_defaults(view: ClusterView) -> dict[str, str]:

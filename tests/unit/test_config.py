@@ -90,7 +90,7 @@ def test_every_parameter_is_applied() -> None:
         ("synchronous", "yes", "must be active or inactive"),
         ("walDirectory", "relative/wal", "must be an absolute path"),
         ("walDirectory", "/", "must not be the root directory"),
-        ("walDirectory", "/data/../wal", 'not normalised: no empty, \'.\' or \'..\' parts'),
+        ("walDirectory", "/data/../wal", "not normalised: no empty, '.' or '..' parts"),
         ("walDirectory", "/data//wal", '(example: walDirectory: "/data/wal")'),
         ("walDirectory", "/data/wal/", '(example: walDirectory: "/data/wal")'),
         ("walDirectory", "/data/../etc", '(example: walDirectory: "/var/lib/postgresql/wal")'),

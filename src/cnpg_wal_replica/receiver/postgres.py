@@ -17,6 +17,7 @@ from typing import Any
 import psycopg
 from psycopg import errors as pg_errors
 
+from cnpg_wal_replica.naming import fit
 from cnpg_wal_replica.receiver.command import conninfo
 from cnpg_wal_replica.receiver.settings import ReceiverSettings
 from cnpg_wal_replica.wal import parse_lsn
@@ -55,6 +56,11 @@ class ServerStatus:
     walsender_state: str | None
     write_lsn: int | None
     flush_lsn: int | None
+
+
+def status_application_name(settings: ReceiverSettings) -> str:
+    """The status connections' `application_name`: ours plus ``-status``, within 63 bytes."""
+    return fit(settings.application_name, "-status")
 
 
 def _text(value: object) -> str:
@@ -132,7 +138,7 @@ async def read_slot_sql(settings: ReceiverSettings, slot: str) -> SlotInfo | Non
         conninfo(
             settings,
             dbname=settings.database,
-            application_name=f"{settings.application_name}-status",
+            application_name=status_application_name(settings),
             connect_timeout=str(CONNECT_TIMEOUT_SECONDS),
         ),
         autocommit=True,
@@ -196,7 +202,7 @@ class StatusSession:
                     conninfo(
                         self.settings,
                         dbname=self.settings.database,
-                        application_name=f"{self.settings.application_name}-status",
+                        application_name=status_application_name(self.settings),
                         connect_timeout=str(CONNECT_TIMEOUT_SECONDS),
                     ),
                     autocommit=True,

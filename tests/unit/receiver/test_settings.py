@@ -151,3 +151,15 @@ def test_argv_is_exec_form_with_conninfo(env: pytest.MonkeyPatch) -> None:
     assert "sslmode=verify-full" in dbname
     assert "sslrootcert='/tls/ca dir/ca.crt'" in dbname
     assert "--verbose" not in argv
+
+
+def test_status_connections_keep_a_distinct_application_name_within_63_bytes(
+    env: pytest.MonkeyPatch,
+) -> None:
+    from cnpg_wal_replica.receiver.postgres import status_application_name
+
+    assert status_application_name(load_settings()) == "pg-wal-receiver-status"
+    env.setenv("WAL_RECEIVER_APPLICATION_NAME", "x" * 63)
+    longest = status_application_name(load_settings())
+    assert len(longest.encode()) <= 63
+    assert longest.endswith("-status"), "never truncated by PostgreSQL into the receiver's name"

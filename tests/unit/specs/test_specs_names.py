@@ -11,6 +11,7 @@ from support.clusters import cluster_document
 
 from cnpg_wal_replica import config, specs
 from cnpg_wal_replica.cluster import CNPG_MAX_NAME, ClusterView
+from cnpg_wal_replica.naming import fit
 from cnpg_wal_replica.parameters import wal_directory
 from cnpg_wal_replica.specs import names
 from cnpg_wal_replica.specs.job import build_drop_slot_job
@@ -63,6 +64,16 @@ def test_a_cut_never_leaves_a_dash_before_the_hash() -> None:
     job = names.drop_slot_job_name(name)
     assert "--" not in job
     assert fits(job)
+
+
+def test_fit_keeps_the_suffix_and_the_limit() -> None:
+    assert fit("abc", "-x", limit=5) == "abc-x"
+    cut = fit("abcdefghijklmnop", "-x", limit=14)
+    assert len(cut) == 14
+    assert cut.startswith("abc-")
+    assert cut.endswith("-x")
+    assert fit("---------------", "-x", limit=12).endswith("-x"), "no base left: hash and suffix"
+    assert not fit("---------------", "-x", limit=12).startswith("-")
 
 
 def test_drop_slot_application_name_fits_postgres() -> None:

@@ -1,0 +1,31 @@
+"""The one rule that keeps a generated name within a length limit (pure).
+
+Kubernetes object names and label values (DNS-1123 labels) and PostgreSQL names such as
+`application_name` (NAMEDATALEN - 1 bytes) all fit in `MAX_NAME` characters. A name built
+as ``base + suffix`` that would be longer keeps the suffix and ``-`` plus `HASH_CHARS` hex
+digits of the SHA-256 of the unshortened name, after as much of ``base`` as fits (without
+a trailing ``-`` or ``.``). Deterministic, and a name that fits never changes.
+`specs.names` builds the names of the objects from it.
+"""
+
+from __future__ import annotations
+
+import hashlib
+
+MAX_NAME = 63
+"""A DNS-1123 label, a label value and a PostgreSQL identifier all fit in 63."""
+HASH_CHARS = 8
+
+
+def fit(base: str, suffix: str, limit: int = MAX_NAME) -> str:
+    """``base + suffix`` when it fits in ``limit``, else cut ``base`` and add a hash.
+
+    Distinct inputs keep distinct results (by the hash of the whole name). ``base`` is
+    ASCII wherever this is used, so characters are bytes.
+    """
+    whole = f"{base}{suffix}"
+    if len(whole) <= limit:
+        return whole
+    digest = hashlib.sha256(whole.encode()).hexdigest()[:HASH_CHARS]
+    head = base[: max(limit - len(suffix) - HASH_CHARS - 1, 0)].rstrip("-.")
+    return f"{head}-{digest}{suffix}" if head else f"{digest}{suffix}"
