@@ -3,8 +3,9 @@
 For every Cluster CNPG admits (its CRD on the harness API server, plus its webhook's limits:
 a DNS-1035 name of at most 50 characters) and every map of plugin parameters, the plugin
 either refuses with issues that name the field a user edits, the bad value and a valid
-example, or builds a PVC, a Deployment and a drop-slot Job that the API server accepts
-(server-side dry run with strict field validation: nothing is persisted).
+example (and the Warning Event that reports them is accepted), or builds a PVC, a
+Deployment and a drop-slot Job that the API server accepts (server-side dry run with strict
+field validation: nothing is persisted).
 """
 
 from __future__ import annotations
@@ -22,6 +23,8 @@ from support import kubeobjects, kubeplane
 
 from cnpg_wal_replica import config, specs
 from cnpg_wal_replica.cluster import CNPG_MAX_NAME, ClusterView
+from cnpg_wal_replica.errors import ConfigError
+from cnpg_wal_replica.kube.events import EventRecorder
 from cnpg_wal_replica.parameters import BY_NAME
 from cnpg_wal_replica.specs.job import build_drop_slot_job
 
@@ -35,6 +38,7 @@ PATHS = {
     "Deployment": "/apis/apps/v1/namespaces/{ns}/deployments",
     "Job": "/apis/batch/v1/namespaces/{ns}/jobs",
     "Cluster": "/apis/postgresql.cnpg.io/v1/namespaces/{ns}/clusters",
+    "Event": "/api/v1/namespaces/{ns}/events",
 }
 VALID: dict[str, list[str]] = {
     "image": [IMAGE, "registry.example.com:5000/team/receiver@sha256:" + "a" * 64],
@@ -54,7 +58,19 @@ VALID: dict[str, list[str]] = {
     "retentionMaxAge": ["1s", "7d", "5200w"],
     "retentionMaxSize": ["16Mi", "8Gi"],
 }
-TRICKY = ["", " ", "//etc", "/opt/venv", "/data/../etc", "1e999", "-1", "$(id)", "a\nb", "é"]
+TRICKY = [
+    "",
+    " ",
+    "é" * 120,
+    "//etc",
+    "/opt/venv",
+    "/data/../etc",
+    "1e999",
+    "-1",
+    "$(id)",
+    "a\nb",
+    "é",
+]
 
 cluster_names = st.one_of(
     st.sampled_from([LONGEST, "b" * 41, "c" * 40, "d"]),
@@ -159,6 +175,11 @@ def test_a_named_refusal_or_objects_the_api_server_accepts(
         assert issues
         for issue in issues:
             assert_named(issue, parameters)
+        report = EventRecorder._event(
+            view, "Warning", "InvalidConfiguration", str(ConfigError(issues))
+        )
+        response = dry_run(http, report, namespace)
+        assert response.status_code == 201, f"the Event of {issues}: {response.text}"
         return
     event("objects accepted" + (" (Job name shortened)" if len(name) > 40 else ""))
     pvc, deployment = specs.desired_objects(view, configuration)
