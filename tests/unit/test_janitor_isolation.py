@@ -95,7 +95,15 @@ async def test_one_clusters_failure_never_blocks_another() -> None:
     first, first_receiver = removed("first", BROKEN)
     second, second_receiver = removed("crash-me", "app")
     third, third_receiver = removed("third", "app")
-    clusters = [first, second, third, cluster_document("fails-to-recreate"), cluster_document("ok")]
+    unreadable = {"metadata": {"name": "bad", "namespace": "app"}, "spec": {"plugins": "x"}}
+    clusters = [
+        first,
+        unreadable,
+        second,
+        third,
+        cluster_document("fails-to-recreate"),
+        cluster_document("ok"),
+    ]
     reconciler = FakeReconciler()
     client = FakeClient(clusters, [first_receiver, second_receiver, third_receiver])
 

@@ -103,10 +103,17 @@ class Janitor:
         """One pass: list, decide, act."""
         clusters = []
         async for obj in self._client.list(Cluster, namespace="*"):
+            document = obj.to_dict()  # type: ignore[no-untyped-call]
             try:
-                clusters.append(ClusterView.from_dict(obj.to_dict()))  # type: ignore[no-untyped-call]
-            except WalReplicaError:
-                continue
+                clusters.append(ClusterView.from_dict(document))
+            except WalReplicaError as exc:  # skipped, never blocking the others
+                meta = document.get("metadata") or {}
+                log.warning(
+                    "cluster_unreadable",
+                    cluster=meta.get("name"),
+                    namespace=meta.get("namespace"),
+                    error=str(exc),
+                )
         labels: dict[str, Any] = {
             k: v for k, v in selector_labels("").items() if k != md.LABEL_APP_INSTANCE
         }
