@@ -67,7 +67,6 @@ def describe(settings: ReceiverSettings) -> dict[str, object]:
         "slot": settings.slot_name,
         "application_name": settings.application_name,
         "directory": str(settings.wal_directory),
-        "synchronous": settings.synchronous,
         "compression": settings.compression.argument(),
         "retention_max_age": settings.retention_max_age,
         "retention_max_size": settings.retention_max_size,
