@@ -7,6 +7,7 @@ troubleshooting headings (support/documented.py): a changed text fails until the
 from __future__ import annotations
 
 import asyncio
+import re
 import socket
 import stat
 from pathlib import Path
@@ -23,6 +24,7 @@ from cnpg_wal_replica.receiver.metrics import ReceiverMetrics
 from cnpg_wal_replica.receiver.settings import SettingsError, load_settings
 from cnpg_wal_replica.receiver.state import ReceiverState
 
+ROOT = Path(__file__).resolve().parents[2]
 CERT = b"-----BEGIN CERTIFICATE-----\nMIIB\n-----END CERTIFICATE-----\n"
 KEY = b"-----BEGIN PRIVATE KEY-----\nMIIB\n-----END PRIVATE KEY-----\n"
 
@@ -111,3 +113,16 @@ def test_receiver_start_up_messages_are_documented(receiver_env: Path) -> None:
             load_settings({setting: value})
         messages.append(str(bad.value))
     assert not undocumented(messages), undocumented(messages)
+
+
+SOURCE = "\n".join(p.read_text() for p in (ROOT / "src").rglob("*.py"))
+LOG_NAMES = re.compile(r"\b[Ll]og(?: line)?\s+((?:`[a-z][a-z0-9_.]+`(?:\s*/\s*)?)+)")
+
+
+def test_every_log_event_the_troubleshooting_page_names_is_logged() -> None:
+    """`Log slot_acquired` and the like name events the code emits, spelt as in the code."""
+    page = (ROOT / "docs" / "troubleshooting.md").read_text()
+    named = {n for names in LOG_NAMES.findall(page) for n in re.findall(r"`([^`]+)`", names)}
+    assert len(named) >= 10, named
+    missing = sorted(n for n in named if f'"{n}"' not in SOURCE)
+    assert not missing, f"docs/troubleshooting.md names log events the code never logs: {missing}"
