@@ -69,3 +69,25 @@ def test_no_page_points_outside_the_repository(page: Path) -> None:
         if not (page.parent / m).resolve().is_relative_to(ROOT)
     ]
     assert not outside, f"{page.relative_to(ROOT)} names paths outside the repository: {outside}"
+
+
+REPO_PATH = re.compile(
+    r"`((?:bench|deploy|docs|examples|proto|scripts|src|tests)/[A-Za-z0-9_./<>*{},-]*[A-Za-z0-9_])`"
+)
+UPSTREAM_PATHS = {
+    "deploy/local-path-storage.yaml",  # local-path-provisioner's, tests/harness/node.md
+    "src/bin/pg_basebackup/receivelog.c",  # PostgreSQL's, docs/installation.md
+}
+"""Paths in other projects' repositories that pages name on purpose."""
+
+
+@pytest.mark.parametrize("page", PAGES, ids=lambda p: p.relative_to(ROOT).as_posix())
+def test_every_repository_path_named_exists(page: Path) -> None:
+    """`tests/support/plugin_pki.py` and the like, in backticks, name files that exist."""
+    missing = []
+    for mention in REPO_PATH.findall(FENCE.sub("", page.read_text())):
+        if mention in UPSTREAM_PATHS or re.search(r"[<>*{]", mention):
+            continue  # a pattern such as `tests/harness/<module>`, not one file
+        if not ((ROOT / mention).exists() or (page.parent / mention).exists()):
+            missing.append(mention)
+    assert not missing, f"{page.relative_to(ROOT)} names paths that do not exist: {missing}"
