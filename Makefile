@@ -2,8 +2,9 @@
 UV := UV_PYTHON_DOWNLOADS=never uv run --frozen
 SRC := src tests bench
 DEMO_ARGS ?= --duration 30
+BENCH_ARGS ?=
 
-.PHONY: setup demo test test-fast e2e lint typecheck check-generated gen-proto docs bench harness-info ci
+.PHONY: setup demo test test-fast e2e lint check-generated gen-proto docs bench harness-info ci
 
 setup:
 	scripts/setup
@@ -41,7 +42,7 @@ docs:
 
 bench: setup
 	scripts/kube-harness build
-	$(UV) python bench/run.py
+	$(UV) python bench/run.py $(BENCH_ARGS)
 
 harness-info:
 	scripts/kube-harness info

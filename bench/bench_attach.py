@@ -52,12 +52,11 @@ class Nothing:
 class Receiver:
     """`cnpg-wal-replica receive`, configured only through WAL_RECEIVER_* as in its pod."""
 
-    def __init__(self, primary: localpg.LocalPostgres, workdir: Path, *, sync: bool) -> None:
+    def __init__(self, primary: localpg.LocalPostgres, workdir: Path) -> None:
         self.primary = primary
         self.application_name: str | None = "wal_receiver_bench"
         self.directory = workdir / "receiver-wal"
         self.log = workdir / "receiver.log"
-        self.sync = sync
         self.process: subprocess.Popen[bytes] | None = None
 
     def start(self) -> None:
@@ -66,7 +65,6 @@ class Receiver:
             self.directory,
             str(self.application_name),
             slot_name=RECEIVER_SLOT,
-            synchronous="true" if self.sync else "false",
         )
         self.directory.mkdir(parents=True, exist_ok=True)
         with self.log.open("ab") as log:
@@ -194,8 +192,8 @@ def _drop_slot(primary: localpg.LocalPostgres, slot: str) -> None:
 def make_component(config: str, primary: localpg.LocalPostgres, workdir: Path) -> Component:
     makers: dict[str, Callable[[], Component]] = {
         "none": Nothing,
-        "receiver-async": lambda: Receiver(primary, workdir, sync=False),
-        "receiver-sync": lambda: Receiver(primary, workdir, sync=True),
+        "receiver-async": lambda: Receiver(primary, workdir),
+        "receiver-sync": lambda: Receiver(primary, workdir),
         "physical-sync": lambda: PhysicalStandby(primary, workdir),
         "bare-async": lambda: BareReceivewal(primary, workdir, prompt=True),
         "bare-async-lazy": lambda: BareReceivewal(primary, workdir, prompt=False),

@@ -1,7 +1,8 @@
 """Run every benchmark side by side and write bench/results/latest.{json,md}.
 
     uv run --frozen python bench/run.py            # the full run (about 8 minutes)
-    uv run --frozen python bench/run.py --quick    # a smoke run (about 2 minutes)
+    uv run --frozen python bench/run.py --quick    # a smoke run (about 2 minutes), written
+                                                   # to bench/results/quick/ (not committed)
     uv run --frozen python bench/run.py --only receiver --repeats 5
 
 Progress goes to stderr; the Markdown table goes to stdout and to latest.md.
@@ -27,6 +28,10 @@ import bench_procs  # noqa: E402
 import bench_report  # noqa: E402
 
 HERE = Path(__file__).resolve().parent
+RESULTS = HERE / "results"
+"""The committed results of the last full run."""
+QUICK_RESULTS = RESULTS / "quick"
+"""Where a --quick run writes by default: git ignores it, so the full run's results stay."""
 SECTIONS = ("plugin", "receiver", "verify")
 
 
@@ -94,10 +99,12 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument(
         "--output-dir",
         type=Path,
-        default=HERE / "results",
-        help="where latest.json and latest.md go [bench/results]",
+        default=None,
+        help="where latest.json and latest.md go [bench/results; --quick: bench/results/quick]",
     )
     args = parser.parse_args(argv)
+    if args.output_dir is None:
+        args.output_dir = QUICK_RESULTS if args.quick else RESULTS
     wanted = [s.strip() for s in args.only.split(",") if s.strip()]
     unknown = sorted(set(wanted) - set(SECTIONS))
     if unknown:

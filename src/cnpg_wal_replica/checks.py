@@ -72,7 +72,11 @@ def defer_resize_until_bound(
 
 
 def synchronous_advice(view: ClusterView, config: Configuration) -> str | None:
-    """What the user must change for the synchronous setting to work, or None when fine."""
+    """What disagrees between the `synchronous` parameter and `spec.postgresql.synchronous`.
+
+    The parameter states whether the user lists the receiver there; the receiver itself runs
+    the same either way (`metadata.RECEIVER_FLUSH`). None when both agree.
+    """
     app = config.application_name
     listed = view.synchronous is not None and app.lower() in {
         n.lower()
@@ -81,9 +85,10 @@ def synchronous_advice(view: ClusterView, config: Configuration) -> str | None:
     if not config.synchronous:
         if listed:
             return (
-                f"{app!r} is listed in spec.postgresql.synchronous but the plugin parameter "
-                "synchronous is inactive: without prompt flushing the receiver confirms WAL "
-                "only at segment ends and commits would stall; set synchronous: active"
+                f"{app!r} is listed in spec.postgresql.synchronous, so commits can wait for "
+                "the receiver, but the plugin parameter synchronous is inactive; set "
+                "synchronous: active (the plugin then checks that block) or remove "
+                f"{app!r} from standbyNamesPre/standbyNamesPost"
             )
         return None
     block = (

@@ -46,5 +46,24 @@ ANNOTATION_SECRETS = "wal-replica.documentdb.io/secrets"
 ANNOTATION_DESIRED_HASH = "wal-replica.documentdb.io/desired-hash"
 """Hash of the desired object last applied; a steady-state reconcile compares, never writes."""
 
+RECEIVER_FLUSH = (
+    "pg_receivewal always runs with --synchronous: it flushes every write to the volume and "
+    "reports the flushed position to the primary at once, whether or not the receiver is a "
+    "synchronous standby"
+)
+"""What the receiver does in every configuration (a measured decision: README.md); the
+`receive --help` text and the `synchronous` parameter's rule both quote it."""
+
+SYNCHRONOUS_EVENT = "SynchronousStandbyNotListed"
+"""Reason of the Warning Event when `synchronous` and `spec.postgresql.synchronous` disagree."""
+
+SYNCHRONOUS_RULE = (
+    "active or inactive (any case): whether you list the receiver in "
+    "`spec.postgresql.synchronous`; the plugin compares it with that block, warns "
+    f"(Event `{SYNCHRONOUS_EVENT}`) when they disagree and never edits the Cluster. "
+    f"It changes nothing in the receiver ({RECEIVER_FLUSH})"
+)
+"""What the `synchronous` parameter means: docs/parameters.md is generated from it."""
+
 RECEIVER_HTTP_PORT = 8080
 RECEIVER_ENV_PREFIX = "WAL_RECEIVER_"

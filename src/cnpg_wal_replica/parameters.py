@@ -23,6 +23,7 @@ from cnpg_wal_replica.bounds import (
     wal_volume_size,
 )
 from cnpg_wal_replica.compression import parse_compression
+from cnpg_wal_replica.metadata import SYNCHRONOUS_RULE
 
 _DNS1123_LABEL = r"[a-z0-9]([-a-z0-9]*[a-z0-9])?"
 _DNS1123_SUBDOMAIN = re.compile(rf"^{_DNS1123_LABEL}(\.{_DNS1123_LABEL})*$")
@@ -210,7 +211,7 @@ PARAMETERS: tuple[ParameterSpec, ...] = (
         "synchronous",
         active_inactive,
         "inactive",
-        "active or inactive (any case); active makes every write flushed at once",
+        SYNCHRONOUS_RULE,
         "active",
     ),
     ParameterSpec(

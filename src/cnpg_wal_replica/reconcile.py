@@ -27,6 +27,7 @@ from cnpg_wal_replica.kube.applier import Action, Applier, Verb, decide, resourc
 from cnpg_wal_replica.kube.cache import ObjectCache
 from cnpg_wal_replica.kube.compare import with_hash
 from cnpg_wal_replica.kube.events import EventRecorder
+from cnpg_wal_replica.metadata import SYNCHRONOUS_EVENT
 from cnpg_wal_replica.specs.names import drop_slot_job_name, receiver_name
 
 log = structlog.get_logger(__name__)
@@ -174,7 +175,7 @@ class Reconciler:
             )
         advice = checks.synchronous_advice(view, configuration)
         if advice:
-            await self.events.record(view, "Warning", "SynchronousStandbyNotListed", advice)
+            await self.events.record(view, "Warning", SYNCHRONOUS_EVENT, advice)
             log.warning("synchronous_not_effective", cluster=view.name, advice=advice)
         return done
 

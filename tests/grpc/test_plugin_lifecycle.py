@@ -15,6 +15,7 @@ from pathlib import Path
 import grpc
 import pytest
 from grpc_health.v1 import health_pb2, health_pb2_grpc
+from support.documented import undocumented
 from support.grpcserver import (
     INSTALLED,
     WITH_DOUBLE,
@@ -225,3 +226,21 @@ async def test_serves_identity_before_the_core_is_open(pki: Pki, tmp_path: Path)
         release.set()
         stop.set()
         await asyncio.wait_for(server, timeout=10)
+
+
+def test_serve_on_a_port_in_use_is_one_plain_error(pki: Pki, tmp_path: Path) -> None:
+    """The message docs/troubleshooting.md lists, exit status 1, no traceback."""
+    tls = pki.write_tls_files(tmp_path)
+    with socket.socket() as busy:
+        busy.bind(("127.0.0.1", 0))
+        busy.listen()
+        address = f"127.0.0.1:{busy.getsockname()[1]}"
+        argv = [*WITH_DOUBLE, "--log-format", "json", "--server-address", address]
+        argv += ["--server-cert", str(tls.server_cert), "--server-key", str(tls.server_key)]
+        argv += ["--client-cert", str(tls.client_cert)]
+        done = subprocess.run(argv, capture_output=True, timeout=30, check=False, text=True)
+    assert done.returncode == 1, done.stderr
+    assert f"Error: cannot listen on {address!r}: address in use or invalid" in done.stderr
+    assert "Traceback" not in done.stderr
+    (error,) = [line for line in done.stderr.splitlines() if line.startswith("Error: ")]
+    assert not undocumented([error])

@@ -70,7 +70,7 @@ def test_lost_slot_resumes_and_records_exact_gap(primary, make_receiver, how):
 
 def test_synchronous_commit_waits_for_the_receiver(primary, make_receiver):
     primary.set_config(synchronous_standby_names=APP)
-    receiver = make_receiver(primary, synchronous="true")
+    receiver = make_receiver(primary)
     wait_until(
         lambda: (
             primary.sql(

@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from cnpg_wal_replica import localpg
+from cnpg_wal_replica.receiver.settings import ReceiverSettings
 
 
 def receiver_env(
@@ -19,8 +20,12 @@ def receiver_env(
 ) -> dict[str, str]:
     """`WAL_RECEIVER_*` settings streaming from ``pg`` into ``directory``.
 
-    ``overrides`` are settings by their lower-case name (``slot_name="x"``).
+    ``overrides`` are settings by their lower-case name (``slot_name="x"``); a name that is
+    not a setting is an error (the receiver would ignore its variable silently).
     """
+    unknown = sorted(set(overrides) - set(ReceiverSettings.model_fields))
+    if unknown:
+        raise TypeError(f"not receiver settings: {', '.join(unknown)}")
     params = pg.replica_params()
     env = {
         "WAL_RECEIVER_HOST": params["host"],

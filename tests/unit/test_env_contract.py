@@ -49,7 +49,6 @@ def test_deployment_env_is_valid_receiver_settings(
     assert settings.slot_name == cfg.slot_name
     assert settings.application_name == cfg.application_name
     assert str(settings.wal_directory) == cfg.wal_directory
-    assert settings.synchronous is cfg.synchronous
     assert settings.verbose is cfg.verbose
     assert settings.compression.argument() == cfg.compression
     assert settings.retention_max_age == cfg.retention_max_age_seconds

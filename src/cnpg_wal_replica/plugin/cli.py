@@ -191,10 +191,13 @@ def _run(settings: ServerSettings, open_core: CoreFactory, *, tls13_only: bool) 
             reason="GRPC_SSL_CIPHER_SUITES was set by the user or grpc was imported first",
         )
 
-    from cnpg_wal_replica.plugin.server import CoreOpenError, run
+    from cnpg_wal_replica.plugin.server import CoreOpenError, ListenError, run
 
     try:
         asyncio.run(run(settings, certificates, open_core))
+    except ListenError as error:
+        log.error("server.cannot_listen", error=str(error))
+        raise click.ClickException(str(error)) from None
     except CoreOpenError as error:
         log.error("server.core_unusable", error=str(error))
         raise click.ClickException(str(error)) from None

@@ -96,9 +96,16 @@ class PluginServer:
         add_ReconcilerHooksServicer_to_server(ReconcilerHooksServicer(core), server)
         health_servicer = health.aio.HealthServicer()
         health_pb2_grpc.add_HealthServicer_to_server(health_servicer, server)
-        port = server.add_secure_port(settings.bind_address, server_credentials(certificates))
-        if port == 0:  # pragma: no cover - grpc reports bind failures by returning 0
-            raise OSError(f"cannot listen on {settings.address!r}: address in use or invalid")
+        try:  # grpcio raises RuntimeError when it cannot bind (older releases returned 0)
+            port = server.add_secure_port(settings.bind_address, server_credentials(certificates))
+        except RuntimeError:
+            port = 0
+        if port == 0:
+            raise ListenError(
+                f"cannot listen on {settings.address!r}: address in use or invalid; choose a "
+                "free port with --server-address/SERVER_ADDRESS (the Service and the "
+                "cnpg.io/pluginPort annotation must use the same one)"
+            )
         return cls(server, health_servicer, port)
 
     async def start(self) -> None:
@@ -134,6 +141,10 @@ def _install_signal_handlers(stop: asyncio.Event) -> Callable[[], None]:
             loop.remove_signal_handler(signum)
 
     return remove
+
+
+class ListenError(WalReplicaError):
+    """The server address cannot be bound; the message names it and the flag."""
 
 
 class CoreOpenError(WalReplicaError):

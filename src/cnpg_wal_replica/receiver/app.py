@@ -50,7 +50,8 @@ async def listen(
     try:
         return await serve_http(host, port, state, metrics)
     except OSError as exc:
-        reason = exc.strerror or str(exc)
+        # asyncio wraps the bind error's text in its own; the errno's text is the reason.
+        reason = os.strerror(exc.errno) if exc.errno else str(exc)
         raise StartupError(
             f"cannot listen on {host}:{port} for /metrics, /healthz and /readyz: {reason} "
             "(WAL_RECEIVER_HTTP_ADDRESS / --http-address; choose a free port, e.g. 0.0.0.0:8080)"
@@ -67,7 +68,6 @@ def describe(settings: ReceiverSettings) -> dict[str, object]:
         "slot": settings.slot_name,
         "application_name": settings.application_name,
         "directory": str(settings.wal_directory),
-        "synchronous": settings.synchronous,
         "compression": settings.compression.argument(),
         "retention_max_age": settings.retention_max_age,
         "retention_max_size": settings.retention_max_size,

@@ -9,6 +9,8 @@ from typing import Any
 
 import click
 
+from cnpg_wal_replica.metadata import RECEIVER_FLUSH
+
 OPTIONS: tuple[tuple[str, str], ...] = (
     ("host", "PostgreSQL host (the cluster's -rw Service); required"),
     ("port", "PostgreSQL port [5432]"),
@@ -28,10 +30,7 @@ OPTIONS: tuple[tuple[str, str], ...] = (
     ("log-format", "json or console [json unless stderr is a terminal]"),
     ("pg-receivewal", "path of pg_receivewal [found on PATH or /usr/lib/postgresql]"),
 )
-FLAGS: tuple[tuple[str, str], ...] = (
-    ("synchronous", "the receiver is a synchronous standby [false]"),
-    ("verbose", "pass --verbose to pg_receivewal [false]"),
-)
+FLAGS: tuple[tuple[str, str], ...] = (("verbose", "pass --verbose to pg_receivewal [false]"),)
 
 
 def _env(name: str) -> str:
@@ -48,7 +47,12 @@ def _with_options(func: Any) -> Any:
     return func
 
 
-@click.command("receive")
+@click.command(
+    "receive",
+    help=f"Stream WAL from the primary with a supervised pg_receivewal.\n\n{RECEIVER_FLUSH}; "
+    "list the receiver's application name in the primary's synchronous_standby_names to make "
+    "it a synchronous standby.",
+)
 @_with_options
 def receive(**values: Any) -> None:
     """Stream WAL from the primary with a supervised pg_receivewal."""

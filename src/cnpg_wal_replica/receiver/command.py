@@ -18,9 +18,10 @@ def conninfo(settings: ReceiverSettings, **extra: str) -> str:
 def receivewal_argv(settings: ReceiverSettings) -> list[str]:
     """The command line of one ``pg_receivewal`` run.
 
-    ``--no-loop``: the supervisor owns retries. ``--synchronous`` is always passed: without
-    it pg_receivewal reports its flush position only when a segment completes, which stalls
-    synchronous commits and makes the reported lag meaningless (see the README's numbers).
+    ``--no-loop``: the supervisor owns retries. ``--synchronous`` is always passed
+    (`metadata.RECEIVER_FLUSH`): without it pg_receivewal reports its flush position only
+    when a segment completes, which stalls synchronous commits and makes the reported lag
+    meaningless (see the README's numbers).
     ``--no-password``: certificates only; never prompt.
     """
     argv = [

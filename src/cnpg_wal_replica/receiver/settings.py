@@ -74,7 +74,6 @@ class ReceiverSettings(BaseSettings):
         min_length=1, max_length=63, description="application_name the primary sees"
     )
     wal_directory: Path = Field(description="directory the WAL is written to")
-    synchronous: bool = Field(False, description="flush and report each write at once")
     compression: Annotated[Compression, NoDecode] = Field(
         Compression("none"), description="none, gzip, gzip:N, lz4 or lz4:N"
     )

@@ -34,7 +34,6 @@ def receiver_env(view: ClusterView, config: Configuration) -> dict[str, str]:
         "SLOT_NAME": config.slot_name,
         "APPLICATION_NAME": config.application_name,
         "WAL_DIRECTORY": config.wal_directory,
-        "SYNCHRONOUS": "true" if config.synchronous else "false",
         "COMPRESSION": config.compression,
         "VERBOSE": "true" if config.verbose else "false",
         "HTTP_ADDRESS": f"0.0.0.0:{RECEIVER_HTTP_PORT}",

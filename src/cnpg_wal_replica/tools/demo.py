@@ -2,7 +2,8 @@
 
 Starts PostgreSQL on 127.0.0.1 (TLS, certificate authentication for ``streaming_replica``),
 runs the receiver against it, writes load, prints progress, and at the end runs ``verify``
-on what was received. Every process and directory is removed on exit or Ctrl-C.
+on what was received. Every process is stopped and the directory removed on exit or Ctrl-C
+(the directory is kept with ``--keep``).
 """
 
 from __future__ import annotations

@@ -91,7 +91,6 @@ def _settings(pg: localpg.LocalPostgres, directory: Path, options: DemoOptions) 
             "sslkey": params["sslkey"],
             "application_name": APP,
             "wal_directory": str(directory),
-            "synchronous": options.synchronous,
             "compression": options.compression,
             "http_address": f"127.0.0.1:{options.http_port or localpg.free_port()}",
             "pg_receivewal": str(pg.bindir / "pg_receivewal"),

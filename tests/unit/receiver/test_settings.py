@@ -39,7 +39,6 @@ def test_defaults_from_the_contract(env: pytest.MonkeyPatch) -> None:
     assert (settings.host, settings.port, settings.user) == ("pg-rw", 5432, "streaming_replica")
     assert settings.sslmode == "verify-full"
     assert settings.slot_name == "wal_replica"
-    assert settings.synchronous is False
     assert settings.compression == Compression("none")
     assert settings.http_address == ("0.0.0.0", 8080)
     assert settings.retention_max_age is None
@@ -55,7 +54,6 @@ def test_every_contract_variable_is_read(env: pytest.MonkeyPatch) -> None:
         "SSLCERT": "/tls/tls.crt",
         "SSLKEY": "/tls/tls.key",
         "SLOT_NAME": "my_slot",
-        "SYNCHRONOUS": "true",
         "COMPRESSION": "gzip:5",
         "VERBOSE": "true",
         "RETENTION_MAX_AGE": "7d",
@@ -72,7 +70,6 @@ def test_every_contract_variable_is_read(env: pytest.MonkeyPatch) -> None:
         Path("/tls/tls.crt"),
         Path("/tls/tls.key"),
     )
-    assert s.synchronous
     assert s.verbose
     assert s.compression == Compression("gzip", 5)
     assert s.retention_max_age == 7 * 86400
@@ -119,8 +116,8 @@ def test_missing_required_setting_is_named(env: pytest.MonkeyPatch) -> None:
 
 
 def test_cli_overrides_win_over_env(env: pytest.MonkeyPatch) -> None:
-    s = load_settings({"host": "other", "port": "6000", "synchronous": True, "user": None})
-    assert (s.host, s.port, s.synchronous, s.user) == ("other", 6000, True, "streaming_replica")
+    s = load_settings({"host": "other", "port": "6000", "verbose": True, "user": None})
+    assert (s.host, s.port, s.verbose, s.user) == ("other", 6000, True, "streaming_replica")
 
 
 def test_cli_options_cover_every_setting() -> None:

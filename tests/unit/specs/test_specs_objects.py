@@ -137,7 +137,6 @@ def test_probes_hit_the_receiver_health_endpoints() -> None:
 def test_env_carries_the_configuration() -> None:
     _, dep = build(
         {
-            "synchronous": "active",
             "compression": "lz4",
             "walDirectory": "/data/wal",
             "retentionMaxAge": "2d",
@@ -147,7 +146,6 @@ def test_env_carries_the_configuration() -> None:
     e = env(dep)
     assert e["WAL_RECEIVER_HOST"] == "pg-rw"
     assert e["WAL_RECEIVER_SSLMODE"] == "verify-full"
-    assert e["WAL_RECEIVER_SYNCHRONOUS"] == "true"
     assert e["WAL_RECEIVER_COMPRESSION"] == "lz4"
     assert e["WAL_RECEIVER_WAL_DIRECTORY"] == "/data/wal"
     assert e["WAL_RECEIVER_APPLICATION_NAME"] == "pg-wal-receiver"
@@ -155,6 +153,16 @@ def test_env_carries_the_configuration() -> None:
     assert e["WAL_RECEIVER_RETENTION_MAX_SIZE"] == str(5 * 2**30)
     mounts = {m["mountPath"]: m["name"] for m in container(dep)["volumeMounts"]}
     assert mounts["/data/wal"] == "wal"
+
+
+def test_the_synchronous_parameter_changes_nothing_in_the_receiver() -> None:
+    """It only selects what the plugin checks (docs/parameters.md): same objects either way."""
+    def objects(parameters: dict[str, str]) -> list[dict[str, Any]]:
+        view = ClusterView.from_dict(cluster_document(parameters=parameters, uid="u-1"))
+        return specs.desired_objects(view, config.parse(view, IMAGE))
+
+    assert objects({"synchronous": "active"}) == objects({"synchronous": "inactive"})
+    assert objects({"synchronous": "active"}) == objects({})
 
 
 def test_resources_only_when_given() -> None:
