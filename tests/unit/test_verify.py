@@ -159,6 +159,20 @@ def test_second_partial_at_the_end_is_stray(tmp_path: Path) -> None:
     assert report.problems[0].files == ("000000020000000000000008.partial",)
 
 
+def test_a_partial_left_by_a_compression_change_is_a_note_not_a_problem(tmp_path: Path) -> None:
+    """pg_receivewal streams the segment again in the new format; the old partial stays."""
+    two_timeline_archive(tmp_path)
+    (tmp_path / "000000020000000000000008").unlink()
+    write(tmp_path, 2, 8, suffix=".gz")
+    write(tmp_path, 2, 8, suffix=".partial", pages=40)
+    report = check(tmp_path)
+    assert report.whole, report.problems
+    assert (
+        "000000020000000000000008.partial: superseded by the complete 000000020000000000000008.gz"
+        in report.notes
+    )
+
+
 def test_foreign_segment(tmp_path: Path) -> None:
     two_timeline_archive(tmp_path)
     write(tmp_path, 2, 7, sysid=FOREIGN)

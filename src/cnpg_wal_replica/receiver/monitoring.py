@@ -110,6 +110,8 @@ def _directory_round(
         if segment_size is None:
             return last_retention
         listing = list_archive(directory, segment_size)
+        if remove_superseded_partials(listing):
+            listing = list_archive(directory, segment_size)
         fs = os.statvfs(directory)
     except (OSError, archive.StateFileError) as exc:
         log.warning("directory_scan_failed", error=str(exc))
@@ -121,8 +123,41 @@ def _directory_round(
     return now
 
 
+def remove_superseded_partials(listing: ArchiveListing) -> int:
+    """Delete partials their complete segment made redundant (a compression change);
+    how many went."""
+    removed = 0
+    for partial in retention.superseded_partials(listing):
+        try:
+            partial.path.unlink()
+        except FileNotFoundError:
+            continue
+        except OSError as exc:
+            log.warning("superseded_partial_kept", file=partial.name, error=str(exc))
+            continue
+        removed += 1
+        log.info("superseded_partial_removed", file=partial.name)
+    return removed
+
+
+def streaming_timeline(listing: ArchiveListing) -> int | None:
+    """The timeline of the newest WAL file, the one pg_receivewal is writing.
+
+    pg_receivewal follows a timeline switch of its server (a cascading standby whose
+    upstream was promoted) without reconnecting, so only the files show the new timeline.
+    """
+    files = (*listing.segments, *listing.partials)
+    if not files:
+        return None
+    newest = max(files, key=lambda f: (f.segment.segno, f.segment.timeline))
+    return newest.segment.timeline
+
+
 def publish_directory(listing: ArchiveListing, free_bytes: int, metrics: ReceiverMetrics) -> None:
-    """Segments, bytes and the newest segment of the directory, and the volume's free space."""
+    """Segments, bytes, the newest segment and timeline of the directory, and free space."""
+    timeline = streaming_timeline(listing)
+    if timeline is not None:
+        metrics.timeline.set(timeline)
     metrics.segments_on_disk.set(len(listing.segments))
     metrics.bytes_on_disk.set(listing.wal_bytes)
     metrics.free_bytes.set(free_bytes)

@@ -16,6 +16,10 @@ Policy (see ``docs/retention.md``):
    A full volume stops ``pg_receivewal``; the replication slot then pins WAL on the primary
    until the *primary's* disk fills. Losing old archive beats taking the database down, and
    the emergency flag makes the supervisor say so loudly (log and metric).
+5. A ``.partial`` whose segment also exists complete, on the same timeline and in another
+   format, is redundant and deleted: after a ``compression`` change pg_receivewal streams the
+   segment it was writing again, from its start, into a file of the new format, and the old
+   partial stays behind. (pg_receivewal never leaves a same-format pair; verify reports one.)
 """
 
 from __future__ import annotations
@@ -54,6 +58,16 @@ def deletable_segments(listing: ArchiveListing) -> tuple[SegmentFile, ...]:
     """Complete segments retention may delete, oldest first: all but the newest one."""
     newest = listing.newest_segment
     return tuple(s for s in listing.segments if s is not newest)
+
+
+def superseded_partials(listing: ArchiveListing) -> tuple[SegmentFile, ...]:
+    """Partials of a segment that is also complete on the same timeline in another format."""
+    complete = {(s.segment.timeline, s.segment.segno): s.compression for s in listing.segments}
+    return tuple(
+        p
+        for p in listing.partials
+        if complete.get((p.segment.timeline, p.segment.segno), p.compression) != p.compression
+    )
 
 
 def plan_retention(

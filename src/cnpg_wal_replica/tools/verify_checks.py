@@ -310,11 +310,15 @@ class _Judge:
         switch_segments = {
             (parent, begin) for (parent, _), (_, begin) in itertools.pairwise(begins)
         }
+        complete = {(f.segment.timeline, f.segment.segno): f for f in self.listing.segments}
         for file in self.listing.partials:
             key = (file.segment.timeline, file.segment.segno)
             if file is last or file.path in self.bad:
                 continue
-            if key in switch_segments:
+            if key in complete and complete[key].compression != file.compression:
+                # left by a compression change; the receiver deletes it
+                self.notes.append(f"{file.name}: superseded by the complete {complete[key].name}")
+            elif key in switch_segments:
                 self.notes.append(f"{file.name}: superseded by the next timeline (kept)")
             elif self.gap_for(file.segment.segno, file.segment.segno) is not None:
                 self.notes.append(f"{file.name}: received up to a recorded gap (kept)")
