@@ -8,20 +8,31 @@ history file and no gap.
 from __future__ import annotations
 
 import base64
-import json
 import subprocess
+import threading
 import time
 from collections.abc import Iterator
 
 import pytest
 from support import harnesspaths, kubenode
-from support.e2e import get_json, psql, receiver_pod, switch_and_verify, wait_until
+from support.e2e import (
+    HEALTHY,
+    apply_document,
+    get_json,
+    psql,
+    receiver_pod,
+    switch_and_verify,
+    wait_until,
+)
 
 from cnpg_wal_replica import metadata
 
 pytestmark = [pytest.mark.e2e, pytest.mark.slow, pytest.mark.timeout(900)]
 
 PLUGIN = metadata.PLUGIN_NAME
+PLUGIN_NAMESPACE = "cnpg-system"
+PLUGIN_DEPLOYMENT = "cnpg-wal-replica"
+FAILOVER_SECONDS: list[float] = []  # primary deleted -> new primary writable, per failover
 WAL_DIRECTORY = "/var/lib/postgresql/wal"
 
 
@@ -63,17 +74,28 @@ def wait_for_new_primary(node: kubenode.Node, old: str) -> tuple[str, float]:
     return primary, time.monotonic()
 
 
-@pytest.fixture(scope="module")
-def load(kube_node: kubenode.Node) -> Iterator[subprocess.Popen[bytes]]:
-    """The Cluster, healthy with its receiver streaming, and pgbench writing through -rw."""
-    kube_node.kubectl("create", "namespace", Failover.namespace)
+def launch(node: kubenode.Node) -> None:
+    """Apply the Cluster (see the e2e conftest)."""
     cluster = {
         "apiVersion": "postgresql.cnpg.io/v1",
         "kind": "Cluster",
         "metadata": {"name": Failover.name},
-        "spec": {"instances": 3, "storage": {"size": "1Gi"}, "plugins": [{"name": PLUGIN}]},
+        "spec": {
+            "instances": 3,
+            "storage": {"size": "1Gi"},
+            # A stopping primary first waits this long for its sessions (pgbench) to end;
+            # CNPG's default of 180 s would make every restart and failover here wait that long.
+            "smartShutdownTimeout": 5,
+            "plugins": [{"name": PLUGIN}],
+        },
     }
-    kube_node.kubectl("apply", "-n", Failover.namespace, "-f", "-", input=json.dumps(cluster))
+    apply_document(node, Failover.namespace, cluster)
+
+
+@pytest.fixture(scope="module")
+def load(kube_node: kubenode.Node) -> Iterator[subprocess.Popen[bytes]]:
+    """The Cluster, healthy with its receiver streaming, and pgbench writing through -rw."""
+    launch(kube_node)
     wait_until(
         kube_node,
         lambda: (p := current_primary(kube_node)) and receiver_streams_from(kube_node, p),
@@ -136,8 +158,10 @@ def test_failover_the_receiver_follows_the_new_primary(
     kube_node: kubenode.Node, load: subprocess.Popen[bytes]
 ) -> None:
     old = current_primary(kube_node)
+    deleted_at = time.monotonic()
     kube_node.kubectl("delete", "pod", "-n", Failover.namespace, old, "--wait=false")
     primary, writable_at = wait_for_new_primary(kube_node, old)
+    FAILOVER_SECONDS.append(writable_at - deleted_at)
     wait_until(
         kube_node,
         lambda: receiver_streams_from(kube_node, primary),
@@ -153,20 +177,18 @@ def test_failover_the_receiver_follows_the_new_primary(
     )
 
 
+def wait_healthy_again(node: kubenode.Node, after: str) -> None:
+    def healthy() -> bool:
+        cluster = get_json(node, "cluster", "-n", Failover.namespace, Failover.name)
+        return bool(cluster.get("status", {}).get("phase") == HEALTHY)
+
+    wait_until(node, healthy, 300, f"the Cluster healthy again after {after}")
+
+
 def test_switchover_the_receiver_follows_and_verify_finds_every_timeline(
     kube_node: kubenode.Node, load: subprocess.Popen[bytes]
 ) -> None:
-    wait_until(
-        kube_node,
-        lambda: (
-            get_json(kube_node, "cluster", "-n", Failover.namespace, Failover.name)
-            .get("status", {})
-            .get("phase")
-            == "Cluster in healthy state"
-        ),
-        300,
-        "the Cluster healthy again after the failover",
-    )
+    wait_healthy_again(kube_node, after="the failover")
     old = current_primary(kube_node)
     target = other_instance(old)
     kube_node.kubectl_cnpg("promote", Failover.name, target, "-n", Failover.namespace)
@@ -189,3 +211,125 @@ def test_switchover_the_receiver_follows_and_verify_finds_every_timeline(
     assert timeline >= 3, switched  # a failover and a switchover
     assert timeline in timelines, report
     assert report["counts"]["histories"] >= timeline - 1, report
+
+
+class PluginWatch:
+    """Polls, every 0.5 s until stopped, how many plugin endpoints are ready and the phase of
+    every Cluster, to show what a rollout of the plugin costs the Clusters that use it."""
+
+    def __init__(self, node: kubenode.Node) -> None:
+        self.node = node
+        self.fewest_ready = 99
+        self.phases: dict[str, list[tuple[float, str, str]]] = {}
+        """Per Cluster: (when, phase, phaseReason) samples."""
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, name="e2e-plugin-watch", daemon=True)
+        self._poll()  # the first sample is taken before the caller changes anything
+        self._thread.start()
+
+    def _poll(self) -> None:
+        slices = get_json(
+            self.node,
+            "endpointslices",
+            "-n",
+            PLUGIN_NAMESPACE,
+            "-l",
+            f"kubernetes.io/service-name={PLUGIN_DEPLOYMENT}",
+        )
+        ready = sum(
+            1
+            for item in slices.get("items", [])
+            for endpoint in item.get("endpoints") or []
+            if endpoint.get("conditions", {}).get("ready")
+        )
+        self.fewest_ready = min(self.fewest_ready, ready)
+        now = time.monotonic()
+        for cluster in get_json(self.node, "clusters", "-A").get("items", []):
+            key = f"{cluster['metadata']['namespace']}/{cluster['metadata']['name']}"
+            status = cluster.get("status", {})
+            sample = (now, status.get("phase", ""), status.get("phaseReason", ""))
+            self.phases.setdefault(key, []).append(sample)
+
+    def _run(self) -> None:
+        while not self._stop.wait(0.5):
+            self._poll()
+
+    def stop(self) -> None:
+        self._stop.set()
+        self._thread.join(timeout=30)
+        self._poll()
+
+    def healthy_at_start(self) -> list[str]:
+        """Clusters that were healthy when the watch began (a Cluster kept in a bad-parameter
+        state on purpose elsewhere in the suite is not the rollout's doing)."""
+        return [k for k, samples in self.phases.items() if samples[0][1] == HEALTHY]
+
+    def longest_plugin_wait(self, cluster: str) -> float:
+        """Longest stretch the Cluster's phase named the plugin (as CNPG reports a plugin it
+        cannot reach), in seconds between the samples that bound it."""
+        longest, began = 0.0, None
+        for at, phase, _ in self.phases[cluster]:
+            if "plugin" in phase.lower():
+                began = at if began is None else began
+                longest = max(longest, at - began)
+            else:
+                began = None
+        return longest
+
+    def plugin_phases(self, cluster: str) -> list[str]:
+        """The plugin-failure phases seen, each with CNPG's reason (the error it met)."""
+        seen = self.phases[cluster]
+        return sorted({f"{p}: {r}" for _, p, r in seen if "plugin" in p.lower()})
+
+
+def test_a_plugin_rollout_during_a_failover_blocks_no_cluster(
+    kube_node: kubenode.Node, load: subprocess.Popen[bytes]
+) -> None:
+    wait_healthy_again(kube_node, after="the switchover")
+    watch = PluginWatch(kube_node)
+    try:
+        deployment = f"deployment/{PLUGIN_DEPLOYMENT}"
+        kube_node.kubectl("rollout", "restart", "-n", PLUGIN_NAMESPACE, deployment)
+        old = current_primary(kube_node)
+        deleted_at = time.monotonic()
+        kube_node.kubectl("delete", "pod", "-n", Failover.namespace, old, "--wait=false")
+        primary, writable_at = wait_for_new_primary(kube_node, old)
+        wait_until(
+            kube_node,
+            lambda: receiver_streams_from(kube_node, primary),
+            300,
+            f"the receiver streaming from {primary} during the plugin's rollout",
+        )
+        streaming_at = time.monotonic()
+        kube_node.kubectl(
+            "rollout", "status", "-n", PLUGIN_NAMESPACE, deployment, "--timeout=300s", timeout=310
+        )
+    finally:
+        watch.stop()
+    failover = writable_at - deleted_at
+    watched = watch.healthy_at_start()
+    waits = {cluster: watch.longest_plugin_wait(cluster) for cluster in watched}
+    print(
+        f"e2e: plugin rollout during a failover: new primary writable after {failover:.1f} s "
+        f"(without a rollout: {', '.join(f'{s:.1f}' for s in FAILOVER_SECONDS)} s), receiver "
+        f"streaming {streaming_at - writable_at:.1f} s later; fewest ready plugin endpoints "
+        f"{watch.fewest_ready}; longest wait on the plugin of {len(watched)} healthy Clusters: "
+        f"{max(waits.values(), default=0.0):.1f} s"
+    )
+    assert f"{Failover.namespace}/{Failover.name}" in watched, watch.phases
+    assert watch.fewest_ready >= 1, "the rollout left the plugin without a ready endpoint"
+    blocked = {c: watch.plugin_phases(c) for c in watched if watch.plugin_phases(c)}
+    assert not blocked, (blocked, operator_plugin_errors(kube_node))
+
+
+def operator_plugin_errors(node: kubenode.Node) -> list[str]:
+    """The operator's log lines about plugins that are errors: why a Cluster was blocked."""
+    logs = node.kubectl(
+        "logs",
+        "-n",
+        PLUGIN_NAMESPACE,
+        "deployment/cnpg-controller-manager",
+        "--since=10m",
+        check=False,
+    ).stdout.splitlines()
+    return [line for line in logs if "plugin" in line.lower() and '"error"' in line][-10:]

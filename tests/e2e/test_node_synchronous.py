@@ -15,7 +15,7 @@ from collections.abc import Iterator
 import pytest
 import yaml
 from support import harnesspaths, kubenode
-from support.e2e import get_json, psql, psql_argv, wait_until
+from support.e2e import HEALTHY, ensure_namespace, get_json, psql, psql_argv, wait_until
 
 pytestmark = [pytest.mark.e2e, pytest.mark.slow, pytest.mark.timeout(900)]
 
@@ -35,14 +35,19 @@ def scale_receiver(node: kubenode.Node, replicas: int) -> None:
     node.kubectl("scale", "-n", NAMESPACE, f"deployment/{RECEIVER}", f"--replicas={replicas}")
 
 
+def launch(node: kubenode.Node) -> None:
+    """Apply the example as a user does (see the e2e conftest)."""
+    ensure_namespace(node, NAMESPACE)
+    node.kubectl("apply", "-n", NAMESPACE, "-f", str(EXAMPLE))
+
+
 @pytest.fixture(scope="module")
 def primary(kube_node: kubenode.Node) -> Iterator[str]:
-    kube_node.kubectl("create", "namespace", NAMESPACE)
-    kube_node.kubectl("apply", "-n", NAMESPACE, "-f", str(EXAMPLE))
+    launch(kube_node)
 
     def receiver_sync() -> str | None:
         status = get_json(kube_node, "cluster", "-n", NAMESPACE, NAME).get("status", {})
-        if status.get("phase") != "Cluster in healthy state" or status.get("readyInstances") != 3:
+        if status.get("phase") != HEALTHY or status.get("readyInstances") != 3:
             return None
         current = str(status["currentPrimary"])
         return current if sync_states(kube_node, current).get(RECEIVER) == "sync" else None

@@ -12,6 +12,9 @@ import pytest
 from cnpg_wal_replica.specs import labels
 from support import kubenode
 
+HEALTHY = "Cluster in healthy state"
+"""The phase CNPG reports for a Cluster with every instance ready and nothing to do."""
+
 
 class NamedCluster(Protocol):
     namespace: str
@@ -63,16 +66,22 @@ def psql(node: kubenode.Node, namespace: str, pod: str, sql: str, check: bool = 
 
 
 def switch_and_verify(
-    node: kubenode.Node, namespace: str, primary: str, pod: str, directory: str
+    node: kubenode.Node,
+    namespace: str,
+    primary: str,
+    pod: str,
+    directory: str,
+    suffix: str = "",
 ) -> tuple[str, dict[str, Any]]:
-    """Switch WAL on the primary, wait for that segment on the receiver's volume, and run
-    `verify --json` there; returns the segment's name and the report (exit status 0)."""
+    """Switch WAL on the primary, wait for that segment (named with the compression's
+    `suffix`) on the receiver's volume, and run `verify --json` there; returns the segment's
+    name and the report (exit status 0)."""
     sql = "select pg_walfile_name(pg_switch_wal())"
     switched = psql(node, namespace, primary, sql).strip()
 
     def archived() -> bool:
         listing = node.kubectl("exec", "-n", namespace, pod, "--", "ls", directory)
-        return switched in listing.stdout.split()
+        return switched + suffix in listing.stdout.split()
 
     wait_until(node, archived, 120, f"segment {switched} complete on the receiver's volume")
     verify = ["cnpg-wal-replica", "verify", "--json", directory]
@@ -92,3 +101,52 @@ def receiver_pod(node: kubenode.Node, cluster: NamedCluster) -> str:
     running = [p for p in pods.get("items", []) if p["status"].get("phase") == "Running"]
     assert len(running) == 1, [p["metadata"]["name"] for p in pods.get("items", [])]
     return str(running[0]["metadata"]["name"])
+
+
+def ensure_namespace(node: kubenode.Node, name: str) -> None:
+    """Create the namespace unless it exists (idempotent, unlike `kubectl create`)."""
+    manifest = {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": name}}
+    node.kubectl("apply", "-f", "-", input=json.dumps(manifest))
+
+
+def apply_document(node: kubenode.Node, namespace: str, document: dict[str, Any]) -> None:
+    """`kubectl apply` one object given as data into a namespace it creates when missing."""
+    ensure_namespace(node, namespace)
+    node.kubectl("apply", "-n", namespace, "-f", "-", input=json.dumps(document))
+
+
+def cluster_status(node: kubenode.Node, namespace: str, name: str) -> dict[str, Any]:
+    return dict(get_json(node, "cluster", "-n", namespace, name).get("status", {}))
+
+
+def healthy_primary(node: kubenode.Node, namespace: str, name: str, ready: int) -> str | None:
+    """The current primary once the Cluster is healthy with `ready` instances, else None."""
+    status = cluster_status(node, namespace, name)
+    if status.get("phase") == HEALTHY and status.get("readyInstances") == ready:
+        return str(status["currentPrimary"])
+    return None
+
+
+def streaming_names(node: kubenode.Node, namespace: str, pod: str) -> list[str]:
+    """application_name of every walsender in state `streaming` on that instance."""
+    sql = "select application_name from pg_stat_replication where state = 'streaming'"
+    return sorted(psql(node, namespace, pod, sql, check=False).split())
+
+
+def scrape(node: kubenode.Node, namespace: str, pod: str, port: int) -> dict[str, float]:
+    """A pod's Prometheus `/metrics`, fetched in the cluster through the API server's pod
+    proxy, as {sample with labels: value}."""
+    path = f"/api/v1/namespaces/{namespace}/pods/{pod}:{port}/proxy/metrics"
+    text = node.kubectl("get", "--raw", path).stdout
+    samples: dict[str, float] = {}
+    for line in text.splitlines():
+        if line and not line.startswith("#"):
+            sample, _, value = line.rpartition(" ")
+            samples[sample] = float(value)
+    return samples
+
+
+def metric(samples: dict[str, float], name: str) -> float:
+    """The value of an unlabelled sample; fails naming what the scrape had instead."""
+    assert name in samples, sorted(s for s in samples if s.startswith(name.rsplit("_", 1)[0]))
+    return samples[name]
