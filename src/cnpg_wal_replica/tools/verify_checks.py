@@ -14,8 +14,11 @@ from collections import Counter
 from collections.abc import Iterable, Mapping
 from pathlib import Path
 
-from cnpg_wal_replica import archive, wal
-from cnpg_wal_replica.receiver.listing import ArchiveListing, SegmentFile
+from cnpg_wal_replica.archive.headers import LongPageHeader
+from cnpg_wal_replica.archive.history import TimelineSwitch, timeline_of_lsn
+from cnpg_wal_replica.archive.listing import ArchiveListing, SegmentFile
+from cnpg_wal_replica.archive.names import SegmentName, format_lsn, history_name
+from cnpg_wal_replica.archive.state import ArchiveState, Gap
 from cnpg_wal_replica.tools.verify_inspect import FileFinding
 from cnpg_wal_replica.tools.verify_report import Problem, RecoverableRange, Report, TimelineSummary
 
@@ -37,9 +40,9 @@ class _Judge:
     def __init__(
         self,
         listing: ArchiveListing,
-        state: archive.ArchiveState,
+        state: ArchiveState,
         findings: Mapping[Path, FileFinding],
-        histories: Mapping[int, tuple[wal.TimelineSwitch, ...]],
+        histories: Mapping[int, tuple[TimelineSwitch, ...]],
         history_errors: Mapping[int, str],
     ) -> None:
         self.listing = listing
@@ -53,7 +56,7 @@ class _Judge:
         self.bad: set[Path] = set()
 
     def name(self, timeline: int, segno: int) -> str:
-        return wal.SegmentName(timeline, segno).name(self.size)
+        return SegmentName(timeline, segno).name(self.size)
 
     def problem(self, kind: str, message: str, files: Iterable[str] = ()) -> None:
         self.problems.append(Problem(kind, message, tuple(files)))
@@ -105,7 +108,7 @@ class _Judge:
             )
         return self.check_system(sysids)
 
-    def check_header(self, file: SegmentFile, header: wal.LongPageHeader) -> None:
+    def check_header(self, file: SegmentFile, header: LongPageHeader) -> None:
         segment = file.segment
         start = segment.start_lsn(self.size)
         wrong: list[str] = []
@@ -115,13 +118,12 @@ class _Judge:
             wrong.append(f"segment size {header.segment_size}, expected {self.size}")
         if header.page_address != start:
             wrong.append(
-                f"holds WAL at {wal.format_lsn(header.page_address)}, "
-                f"its name says {wal.format_lsn(start)}"
+                f"holds WAL at {format_lsn(header.page_address)}, its name says {format_lsn(start)}"
             )
         history = self.histories.get(segment.timeline)
         if history is not None:
             # the switch segment starts with pages copied from the parent timeline
-            expected = wal.timeline_of_lsn(history, segment.timeline, start)
+            expected = timeline_of_lsn(history, segment.timeline, start)
             tli_ok = expected <= header.timeline <= segment.timeline
         else:  # unknown ancestry (reported elsewhere): any older timeline may be copied in
             tli_ok = 0 < header.timeline <= segment.timeline
@@ -165,10 +167,10 @@ class _Judge:
 
     def check_histories(self, timelines: set[int]) -> None:
         for timeline, error in sorted(self.history_errors.items()):
-            name = wal.history_name(timeline)
+            name = history_name(timeline)
             self.problem("unreadable-history", f"{name}: {error}", [name])
         for timeline in sorted(timelines):
-            name = wal.history_name(timeline)
+            name = history_name(timeline)
             known = timeline in self.histories or timeline in self.history_errors
             if timeline > 1 and not known:
                 self.problem(
@@ -178,7 +180,7 @@ class _Judge:
                     [name],
                 )
 
-    def gap_for(self, first: int, last: int) -> archive.Gap | None:
+    def gap_for(self, first: int, last: int) -> Gap | None:
         low, high = first * self.size, (last + 1) * self.size
         for gap in self.state.gaps:
             if gap.start_lsn < high and gap.end_lsn > low:
@@ -193,8 +195,8 @@ class _Judge:
         if gap is not None:
             self.problem(
                 "recorded-gap",
-                f"recorded gap: WAL lost on the server, {wal.format_lsn(gap.start_lsn)} to "
-                f"{wal.format_lsn(gap.end_lsn)} on timeline {gap.timeline} ({gap.reason}, "
+                f"recorded gap: WAL lost on the server, {format_lsn(gap.start_lsn)} to "
+                f"{format_lsn(gap.end_lsn)} on timeline {gap.timeline} ({gap.reason}, "
                 f"recorded {gap.recorded_at}); missing {span} ({count})",
                 names,
             )
@@ -329,7 +331,7 @@ class _Judge:
     def note_old_gaps(self, recoverable: RecoverableRange | None) -> None:
         reported = {p.message for p in self.problems if p.kind == "recorded-gap"}
         for gap in self.state.gaps:
-            text = f"{wal.format_lsn(gap.start_lsn)} to {wal.format_lsn(gap.end_lsn)}"
+            text = f"{format_lsn(gap.start_lsn)} to {format_lsn(gap.end_lsn)}"
             if any(text in message for message in reported):
                 continue
             if recoverable is not None and gap.end_lsn <= recoverable.start_lsn:
@@ -361,9 +363,9 @@ class _Judge:
 
 def judge(
     listing: ArchiveListing,
-    state: archive.ArchiveState,
+    state: ArchiveState,
     findings: Mapping[Path, FileFinding],
-    histories: Mapping[int, tuple[wal.TimelineSwitch, ...]],
+    histories: Mapping[int, tuple[TimelineSwitch, ...]],
     history_errors: Mapping[int, str] | None = None,
 ) -> Report:
     """Check a listed archive against what its files said; no I/O."""
