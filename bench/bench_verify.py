@@ -56,7 +56,7 @@ def build(directory: Path, count: int, segment_size: int, compressed: bool) -> N
             with open(directory / name, "wb") as handle:
                 handle.write(header(segno, segment_size))
                 handle.truncate(segment_size)  # sparse
-    partial = directory / (SegmentName(1, count + 1).name(segment_size) + ".partial")
+    partial = directory / SegmentName(1, count + 1).partial_name(segment_size)
     with open(partial, "wb") as handle:
         handle.write(header(count + 1, segment_size))
         handle.truncate(segment_size)

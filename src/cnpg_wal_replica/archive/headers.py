@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import gzip
 import struct
+import zlib
 from dataclasses import dataclass
+from pathlib import Path
 
 XLP_LONG_HEADER = 0x0002
 """``xlp_info`` flag of the long page header that starts every WAL segment."""
@@ -51,3 +54,16 @@ def parse_long_page_header(data: bytes) -> LongPageHeader | None:
     if len(data) < LONG_PAGE_HEADER_SIZE or not any(data[:LONG_PAGE_HEADER_SIZE]):
         return None
     return LongPageHeader(*_LONG_PAGE_HEADER.unpack_from(data))
+
+
+def read_long_header(path: Path, compression: str | None) -> LongPageHeader | None:
+    """The header at the start of a plain or gzip segment file; ``None`` when it cannot be
+    read (lz4, unreadable or corrupt, too short) or is all zeros."""
+    if compression not in (None, "gzip"):
+        return None
+    opener = gzip.open if compression == "gzip" else open
+    try:
+        with opener(path, "rb") as handle:
+            return parse_long_page_header(handle.read(LONG_PAGE_HEADER_SIZE))
+    except (OSError, EOFError, zlib.error):
+        return None

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from cnpg_wal_replica.archive.listing import ArchiveListing
 from cnpg_wal_replica.archive.names import parse_lsn
 
 
@@ -41,3 +42,17 @@ def timeline_of_lsn(history: tuple[TimelineSwitch, ...], current: int, lsn: int)
         if lsn < switch.switch_lsn:
             return switch.parent
     return current
+
+
+def read_histories(
+    listing: ArchiveListing,
+) -> tuple[dict[int, tuple[TimelineSwitch, ...]], dict[int, str]]:
+    """Parsed history files by timeline, and the ones that could not be read (with why)."""
+    parsed: dict[int, tuple[TimelineSwitch, ...]] = {}
+    errors: dict[int, str] = {}
+    for history in listing.histories:
+        try:
+            parsed[history.timeline] = parse_history(history.path.read_text(encoding="utf-8"))
+        except (OSError, UnicodeDecodeError, ValueError) as exc:
+            errors[history.timeline] = str(exc)
+    return parsed, errors

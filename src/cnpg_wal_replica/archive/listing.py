@@ -17,13 +17,8 @@ import os
 from dataclasses import dataclass
 from pathlib import Path
 
-from cnpg_wal_replica.archive.names import SegmentName, parse_history_name, parse_segment_name
+from cnpg_wal_replica.archive.names import SegmentName, classify_segment_name, parse_history_name
 from cnpg_wal_replica.archive.state import DIVERGED_DIR, STATE_FILE, WRITE_PROBE_FILE
-
-COMPRESSION_SUFFIXES = {".gz": "gzip", ".lz4": "lz4"}
-"""File-name suffix of a compressed segment, to the compression method's name."""
-
-PARTIAL_SUFFIX = ".partial"
 
 
 @dataclass(frozen=True)
@@ -104,23 +99,6 @@ class ArchiveListing:
         if not self.segments:
             return None
         return max(self.segments, key=lambda s: (s.segment.timeline, s.segment.segno))
-
-
-def classify_segment_name(
-    name: str, segment_size: int
-) -> tuple[SegmentName, str | None, bool] | None:
-    """``(segment, compression, partial)`` for a segment file name, else ``None``."""
-    partial = name.endswith(PARTIAL_SUFFIX)
-    stem = name.removesuffix(PARTIAL_SUFFIX) if partial else name
-    compression: str | None = None
-    for suffix, method in COMPRESSION_SUFFIXES.items():
-        if stem.endswith(suffix):
-            stem, compression = stem.removesuffix(suffix), method
-            break
-    segment = parse_segment_name(stem, segment_size)
-    if segment is None:
-        return None
-    return segment, compression, partial
 
 
 def _wal_order(file: SegmentFile) -> tuple[int, int, str]:

@@ -9,22 +9,22 @@ from __future__ import annotations
 
 import contextlib
 import datetime
-import gzip
 import os
-import zlib
 from pathlib import Path
 
 import structlog
 
-from cnpg_wal_replica.archive.headers import LONG_PAGE_HEADER_SIZE, parse_long_page_header
+from cnpg_wal_replica.archive.headers import read_long_header
 from cnpg_wal_replica.archive.history import TimelineSwitch, parse_history
 from cnpg_wal_replica.archive.listing import ArchiveListing, list_archive
 from cnpg_wal_replica.archive.names import format_lsn
+from cnpg_wal_replica.archive.partial import pad_short_partials
 from cnpg_wal_replica.archive.state import (
     DIVERGED_DIR,
     WRITE_PROBE_FILE,
     ArchiveState,
     StateFileError,
+    fsync_directory,
     load_state,
     save_state,
 )
@@ -70,14 +70,7 @@ def check_identity(saved: ArchiveState, info: postgres.SystemInfo, segment_size:
 def sniff_system_identifier(listing: ArchiveListing) -> str | None:
     """The system identifier in the first readable segment header (plain or gzip)."""
     for file in (*listing.segments, *listing.partials):
-        if file.compression not in (None, "gzip"):
-            continue
-        opener = gzip.open if file.compression == "gzip" else open
-        try:
-            with opener(file.path, "rb") as handle:
-                header = parse_long_page_header(handle.read(LONG_PAGE_HEADER_SIZE))
-        except (OSError, EOFError, zlib.error):
-            continue
+        header = read_long_header(file.path, file.compression)
         if header is not None and header.is_long:
             return str(header.system_identifier)
     return None
@@ -96,15 +89,15 @@ def move_aside(directory: Path, paths: tuple[Path, ...]) -> list[Path]:
             counter += 1
         os.rename(path, destination)
         moved.append(destination)
-    _fsync_dir(target)
-    _fsync_dir(directory)
+    fsync_directory(target)
+    fsync_directory(directory)
     return moved
 
 
 def create_empty(directory: Path, name: str) -> None:
     """Create an empty file (the ``.partial`` pg_receivewal should continue)."""
     (directory / name).touch(exist_ok=True)
-    _fsync_dir(directory)
+    fsync_directory(directory)
 
 
 def ensure_writable(directory: Path) -> None:
@@ -124,33 +117,6 @@ def ensure_writable(directory: Path) -> None:
                 probe.unlink()
     except OSError as exc:
         raise OSError(exc.errno, exc.strerror, str(directory)) from exc
-
-
-def pad_short_partials(listing: ArchiveListing) -> list[tuple[str, int]]:
-    """Extend uncompressed ``.partial`` files shorter than a segment to the segment size.
-
-    pg_receivewal fills a new ``.partial`` with zeros before writing WAL into it; killed
-    while doing so (``kill -9``, OOM, a node crash) it leaves a file of some other size,
-    and every later run refuses it ("has N bytes, should be 0 or 16777216") forever. The
-    missing tail is what the fill would have written (zeros), so padding loses nothing.
-    Returns ``(name, old size)`` for each file padded.
-    """
-    padded = []
-    for file in listing.partials:
-        if file.compression is None and 0 < file.size < listing.segment_size:
-            with open(file.path, "r+b") as handle:
-                handle.truncate(listing.segment_size)
-                os.fsync(handle.fileno())
-            padded.append((file.name, file.size))
-    return padded
-
-
-def _fsync_dir(directory: Path) -> None:
-    fd = os.open(directory, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
 
 
 async def prepare(

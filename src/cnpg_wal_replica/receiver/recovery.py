@@ -107,7 +107,7 @@ def plan_fork(
         if start.lsn == end:
             child = _child(start.timeline, server_timeline, history)
             segment = segment_for_lsn(child, end, size)
-            create = segment.name(size) + ".partial"
+            create = segment.partial_name(size)
             if any(p.segment == segment for p in kept_partials):
                 create = None
     if not moved and not moved_histories and create is None:
@@ -153,4 +153,4 @@ def plan_lost_wal(
         "(replication slot invalidated, dropped or too new)",
         recorded_at=now.isoformat(timespec="seconds"),
     )
-    return LostWalPlan(gap, resume.name(size) + ".partial")
+    return LostWalPlan(gap, resume.partial_name(size))

@@ -8,10 +8,8 @@ Exit status: 0 when the archive is whole, 1 when it has problems, 2 when it cann
 
 from __future__ import annotations
 
-import gzip
 import json
 import os
-import zlib
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
@@ -19,12 +17,18 @@ from typing import Any
 import click
 
 from cnpg_wal_replica import units
-from cnpg_wal_replica.archive.headers import LONG_PAGE_HEADER_SIZE, parse_long_page_header
-from cnpg_wal_replica.archive.listing import ArchiveListing, classify_segment_name, list_archive
-from cnpg_wal_replica.archive.names import DEFAULT_SEGMENT_SIZE, format_lsn
+from cnpg_wal_replica.archive.headers import read_long_header
+from cnpg_wal_replica.archive.history import read_histories
+from cnpg_wal_replica.archive.listing import ArchiveListing, list_archive
+from cnpg_wal_replica.archive.names import (
+    DEFAULT_SEGMENT_SIZE,
+    classify_segment_name,
+    format_lsn,
+    is_valid_segment_size,
+)
 from cnpg_wal_replica.archive.state import DIVERGED_DIR, ArchiveState, StateFileError, load_state
 from cnpg_wal_replica.tools.verify_checks import judge
-from cnpg_wal_replica.tools.verify_inspect import inspect_all, read_histories
+from cnpg_wal_replica.tools.verify_inspect import inspect_all
 from cnpg_wal_replica.tools.verify_report import Report
 
 __all__ = [
@@ -56,16 +60,12 @@ def detect_segment_size(directory: Path, state: ArchiveState) -> int:
     if state.segment_size:
         return state.segment_size
     for name in sorted(os.listdir(directory)):
-        if classify_segment_name(name, DEFAULT_SEGMENT_SIZE) is None:
+        parsed = classify_segment_name(name, DEFAULT_SEGMENT_SIZE)
+        if parsed is None:
             continue
-        opener = gzip.open if ".gz" in name else open
-        try:
-            with opener(directory / name, "rb") as handle:
-                header = parse_long_page_header(handle.read(LONG_PAGE_HEADER_SIZE))
-        except (OSError, EOFError, zlib.error):
-            continue
+        header = read_long_header(directory / name, parsed[1])
         size = header.segment_size if header and header.is_long else 0
-        if size >= 1 << 20 and size <= 1 << 30 and size & (size - 1) == 0:
+        if is_valid_segment_size(size):
             return size
     return DEFAULT_SEGMENT_SIZE
 
@@ -180,7 +180,7 @@ def _parse_segment_size(
         size = units.parse_bytes(value)
     except ValueError as exc:
         raise click.BadParameter(str(exc)) from exc
-    if size < 1 << 20 or size > 1 << 30 or size & (size - 1):
+    if not is_valid_segment_size(size):
         raise click.BadParameter(f"{value!r}: a power of two from 1Mi to 1Gi (example: 16Mi)")
     return size
 

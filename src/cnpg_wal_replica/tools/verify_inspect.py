@@ -9,7 +9,6 @@ Lz4 segments: the frame magic, and the content through the ``lz4`` command when 
 from __future__ import annotations
 
 import gzip
-import os
 import shutil
 import subprocess
 import zlib
@@ -21,8 +20,8 @@ from cnpg_wal_replica.archive.headers import (
     LongPageHeader,
     parse_long_page_header,
 )
-from cnpg_wal_replica.archive.history import TimelineSwitch, parse_history
 from cnpg_wal_replica.archive.listing import ArchiveListing, SegmentFile
+from cnpg_wal_replica.archive.partial import written_bytes
 
 LZ4_FRAME_MAGIC = b"\x04\x22\x4d\x18"
 _CHUNK = 1 << 20
@@ -69,21 +68,8 @@ def _inspect_plain(file: SegmentFile) -> FileFinding:
         header = parse_long_page_header(handle.read(LONG_PAGE_HEADER_SIZE))
         if not file.partial or header is None or header.block_size <= 0:
             return FileFinding(header=header)
-        written = _written_bytes(handle.fileno(), header.block_size)
+        written = written_bytes(handle.fileno(), header.block_size)
         return FileFinding(header=header, written_bytes=written)
-
-
-def _written_bytes(fd: int, block_size: int) -> int:
-    """End of the last page whose header is not zero (pages are written in order)."""
-    pages = os.fstat(fd).st_size // block_size
-    low, high = 0, pages  # page `low` is written (page 0 has a header); find the last one
-    while high - low > 1:
-        middle = (low + high) // 2
-        if any(os.pread(fd, 4, middle * block_size)):
-            low = middle
-        else:
-            high = middle
-    return (low + 1) * block_size if pages else 0
 
 
 def _inspect_gzip(file: SegmentFile, *, full: bool) -> FileFinding:
@@ -134,20 +120,6 @@ def _inspect_lz4(file: SegmentFile, command: str | None) -> FileFinding:
     return FileFinding(
         header=parse_long_page_header(first), content_checked=True, decompressed_size=size
     )
-
-
-def read_histories(
-    listing: ArchiveListing,
-) -> tuple[dict[int, tuple[TimelineSwitch, ...]], dict[int, str]]:
-    """Parsed history files by timeline, and the ones that could not be read (with why)."""
-    parsed: dict[int, tuple[TimelineSwitch, ...]] = {}
-    errors: dict[int, str] = {}
-    for history in listing.histories:
-        try:
-            parsed[history.timeline] = parse_history(history.path.read_text(encoding="utf-8"))
-        except (OSError, UnicodeDecodeError, ValueError) as exc:
-            errors[history.timeline] = str(exc)
-    return parsed, errors
 
 
 def inspect_all(

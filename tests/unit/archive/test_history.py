@@ -1,10 +1,18 @@
-"""Timeline history files: parsing, and which timeline holds an LSN."""
+"""Timeline history files: reading and parsing them, and which timeline holds an LSN."""
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 
-from cnpg_wal_replica.archive.history import TimelineSwitch, parse_history, timeline_of_lsn
+from cnpg_wal_replica.archive.history import (
+    TimelineSwitch,
+    parse_history,
+    read_histories,
+    timeline_of_lsn,
+)
+from cnpg_wal_replica.archive.listing import list_archive
 
 HISTORY = "1\t0/5000060\tno recovery target specified\n\n2\t0/9A000A0\tpromoted\n"
 
@@ -23,3 +31,13 @@ def test_parse_history_and_find_timeline_of_an_lsn() -> None:
 def test_parse_history_names_the_bad_line() -> None:
     with pytest.raises(ValueError, match="line 2"):
         parse_history("1\t0/5000060\tok\nbroken\n")
+
+
+def test_read_histories_parses_each_file_and_names_the_broken_ones(tmp_path: Path) -> None:
+    (tmp_path / "00000002.history").write_text("1\t0/5000060\tpromoted\n")
+    (tmp_path / "00000003.history").write_text("1\t0/5000060\tpromoted\nbroken\n")
+    (tmp_path / "00000004.history").write_bytes(b"\xff\xfe")
+    parsed, errors = read_histories(list_archive(tmp_path, 16 * 2**20))
+    assert parsed == {2: (TimelineSwitch(1, 0x5000060, "promoted"),)}
+    assert sorted(errors) == [3, 4]
+    assert "line 2" in errors[3]

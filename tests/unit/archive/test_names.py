@@ -1,4 +1,4 @@
-"""WAL names and LSN arithmetic: LSNs, segment and history file names."""
+"""WAL names and LSN arithmetic: LSNs, segment sizes, segment and history file names."""
 
 from __future__ import annotations
 
@@ -8,8 +8,10 @@ from hypothesis import strategies as st
 
 from cnpg_wal_replica.archive.names import (
     SegmentName,
+    classify_segment_name,
     format_lsn,
     history_name,
+    is_valid_segment_size,
     parse_history_name,
     parse_lsn,
     parse_segment_name,
@@ -77,3 +79,41 @@ def test_history_file_names() -> None:
     assert history_name(2) == "00000002.history"
     assert parse_history_name("0000000A.history") == 10
     assert parse_history_name("00000002.history.tmp") is None
+
+
+@pytest.mark.parametrize(
+    ("name", "expected"),
+    [
+        ("000000010000000000000003", (SegmentName(1, 3), None, False)),
+        ("000000010000000000000003.gz", (SegmentName(1, 3), "gzip", False)),
+        ("000000010000000000000003.lz4.partial", (SegmentName(1, 3), "lz4", True)),
+        ("000000010000000000000003.partial", (SegmentName(1, 3), None, True)),
+        ("000000010000000000000003.zst", None),
+        ("000000010000000000000003.partial.gz", None),
+        ("00000002.history", None),
+    ],
+)
+def test_segment_file_names_with_their_suffixes(
+    name: str, expected: tuple[SegmentName, str | None, bool] | None
+) -> None:
+    assert classify_segment_name(name, MIB) == expected
+
+
+def test_partial_name_is_the_segment_name_and_partial() -> None:
+    assert SegmentName(2, 4097).partial_name(MIB) == "000000020000000100000001.partial"
+
+
+@pytest.mark.parametrize(
+    ("size", "valid"),
+    [
+        (MIB, True),
+        (16 * MIB, True),
+        (1024 * MIB, True),
+        (0, False),
+        (MIB // 2, False),
+        (2048 * MIB, False),
+        (3 * MIB, False),
+    ],
+)
+def test_segment_sizes_postgres_can_have(size: int, valid: bool) -> None:
+    assert is_valid_segment_size(size) is valid
