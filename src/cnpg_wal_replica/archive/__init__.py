@@ -1,8 +1,8 @@
 """The WAL archive: one home for what a ``pg_receivewal`` directory holds and how to read it.
 
 ```
-history.py  partial.py       timeline history files (which timeline holds an LSN); the
-    │           │            .partial being written (how far it goes, padding a short one)
+history.py  partial.py       timeline history files (which timeline holds an LSN, the line
+    │           │            a restore reads); the .partial being written (how far it goes)
     └─ listing.py            a directory's files, classified by kind; never deletes
          ├─ names.py         LSNs; segment and history file names; segment sizes
          │    └─ compression.py   the --compress setting and each method's file suffix

@@ -1,7 +1,9 @@
-"""Timeline history files: what ``0000000N.history`` says, and which timeline holds an LSN."""
+"""Timeline history files: what ``0000000N.history`` says, which timeline holds an LSN, and
+the line of timelines a restore to the newest one reads."""
 
 from __future__ import annotations
 
+import itertools
 from dataclasses import dataclass
 
 from cnpg_wal_replica.archive.listing import ArchiveListing
@@ -42,6 +44,40 @@ def timeline_of_lsn(history: tuple[TimelineSwitch, ...], current: int, lsn: int)
         if lsn < switch.switch_lsn:
             return switch.parent
     return current
+
+
+@dataclass(frozen=True)
+class Ancestry:
+    """The timelines a restore to ``target`` reads, oldest first, each from the segment where
+    it begins: the segment where a switch happens is read from the new timeline."""
+
+    begins: tuple[tuple[int, int], ...]
+    """``(timeline, first segment number)`` from the oldest ancestor to the target."""
+
+    @property
+    def timelines(self) -> set[int]:
+        """Every timeline of the line, the target included."""
+        return {timeline for timeline, _ in self.begins}
+
+    @property
+    def switch_segments(self) -> set[tuple[int, int]]:
+        """``(parent, segno)`` of each segment where a switch happens, as the parent's file
+        (superseded by the child timeline's file of the same segment)."""
+        return {(parent, begin) for (parent, _), (_, begin) in itertools.pairwise(self.begins)}
+
+    def timeline_for(self, segno: int) -> int:
+        """The timeline whose file of segment ``segno`` a restore reads."""
+        return next(timeline for timeline, begin in reversed(self.begins) if begin <= segno)
+
+
+def ancestry(history: tuple[TimelineSwitch, ...], target: int, segment_size: int) -> Ancestry:
+    """The line to ``target`` that its history file ``history`` describes."""
+    if not history:
+        return Ancestry(((target, 0),))
+    begins = [(history[0].parent, 0)]
+    for switch, child in zip(history, [*(s.parent for s in history[1:]), target], strict=True):
+        begins.append((child, switch.switch_lsn // segment_size))
+    return Ancestry(tuple(begins))
 
 
 def read_histories(

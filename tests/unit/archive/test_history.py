@@ -1,4 +1,4 @@
-"""Timeline history files: reading and parsing them, and which timeline holds an LSN."""
+"""Timeline history files: reading, parsing, the line of timelines to a target."""
 
 from __future__ import annotations
 
@@ -7,7 +7,9 @@ from pathlib import Path
 import pytest
 
 from cnpg_wal_replica.archive.history import (
+    Ancestry,
     TimelineSwitch,
+    ancestry,
     parse_history,
     read_histories,
     timeline_of_lsn,
@@ -26,6 +28,21 @@ def test_parse_history_and_find_timeline_of_an_lsn() -> None:
     assert timeline_of_lsn(switches, 3, 0x5000000) == 1
     assert timeline_of_lsn(switches, 3, 0x5000060) == 2
     assert timeline_of_lsn(switches, 3, 0x9A000A0) == 3
+
+
+def test_ancestry_reads_each_switch_segment_from_the_new_timeline() -> None:
+    line = ancestry(parse_history(HISTORY), 3, 16 * 2**20)  # switches in segments 5 and 9
+    assert line == Ancestry(((1, 0), (2, 5), (3, 9)))
+    assert line.timelines == {1, 2, 3}
+    assert line.switch_segments == {(1, 5), (2, 9)}
+    assert [line.timeline_for(n) for n in (0, 4, 5, 8, 9, 0x200)] == [1, 1, 2, 2, 3, 3]
+
+
+def test_ancestry_without_history_is_the_target_alone() -> None:
+    line = ancestry((), 1, 16 * 2**20)
+    assert line.timelines == {1}
+    assert line.switch_segments == set()
+    assert line.timeline_for(7) == 1
 
 
 def test_parse_history_names_the_bad_line() -> None:
