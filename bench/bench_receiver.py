@@ -75,7 +75,7 @@ def _streaming(primary: localpg.LocalPostgres, app: str) -> bool:
 
 def _position(primary: localpg.LocalPostgres, app: str, column: str) -> int:
     """``sent_lsn`` or ``flush_lsn`` of ``app`` as the primary sees it (0 when unknown)."""
-    from cnpg_wal_replica.wal import parse_lsn
+    from cnpg_wal_replica.archive.names import parse_lsn
 
     rows = primary.sql(
         f"SELECT {column}::text FROM pg_stat_replication WHERE application_name = %s", (app,)

@@ -22,8 +22,10 @@ import tempfile
 import time
 from pathlib import Path
 
-from cnpg_wal_replica import archive, wal
-from cnpg_wal_replica.receiver.listing import list_archive
+from cnpg_wal_replica.archive.headers import LONG_PAGE_HEADER_SIZE, XLP_LONG_HEADER, LongPageHeader
+from cnpg_wal_replica.archive.listing import list_archive
+from cnpg_wal_replica.archive.names import SegmentName
+from cnpg_wal_replica.archive.state import ArchiveState, load_state, save_state
 from cnpg_wal_replica.tools.verify import verify_archive
 
 MIB = 1024 * 1024
@@ -31,9 +33,9 @@ SYSID = 7301234567890123456
 
 
 def header(segno: int, segment_size: int) -> bytes:
-    return wal.LongPageHeader(
+    return LongPageHeader(
         magic=0xD110,
-        info=wal.XLP_LONG_HEADER,
+        info=XLP_LONG_HEADER,
         timeline=1,
         page_address=segno * segment_size,
         remaining_length=0,
@@ -44,9 +46,9 @@ def header(segno: int, segment_size: int) -> bytes:
 
 
 def build(directory: Path, count: int, segment_size: int, compressed: bool) -> None:
-    zeros = bytes(segment_size - wal.LONG_PAGE_HEADER_SIZE) if compressed else b""
+    zeros = bytes(segment_size - LONG_PAGE_HEADER_SIZE) if compressed else b""
     for segno in range(1, count + 1):
-        name = wal.SegmentName(1, segno).name(segment_size)
+        name = SegmentName(1, segno).name(segment_size)
         if compressed:
             data = gzip.compress(header(segno, segment_size) + zeros, compresslevel=1)
             (directory / f"{name}.gz").write_bytes(data)
@@ -54,13 +56,13 @@ def build(directory: Path, count: int, segment_size: int, compressed: bool) -> N
             with open(directory / name, "wb") as handle:
                 handle.write(header(segno, segment_size))
                 handle.truncate(segment_size)  # sparse
-    partial = directory / (wal.SegmentName(1, count + 1).name(segment_size) + ".partial")
+    partial = directory / SegmentName(1, count + 1).partial_name(segment_size)
     with open(partial, "wb") as handle:
         handle.write(header(count + 1, segment_size))
         handle.truncate(segment_size)
-    archive.save_state(
+    save_state(
         directory,
-        archive.ArchiveState(system_identifier=str(SYSID), timeline=1, segment_size=segment_size),
+        ArchiveState(system_identifier=str(SYSID), timeline=1, segment_size=segment_size),
     )
 
 
@@ -72,7 +74,7 @@ def measure(count: int, segment_size: int, compressed: bool) -> dict[str, float 
         started = time.perf_counter()
         listing = list_archive(directory, segment_size)
         listed = time.perf_counter()
-        report = verify_archive(listing, archive.load_state(directory))
+        report = verify_archive(listing, load_state(directory))
         done = time.perf_counter()
         assert report.whole, report.problems
         assert report.counts["segments"] == count

@@ -23,7 +23,7 @@ SUBCOMMANDS: dict[str, tuple[str, str]] = {
         "cnpg_wal_replica.tools.drop_slot:drop_slot_command",
         "Drop the receiver's replication slot (run by the cleanup Job).",
     ),
-    "demo": ("cnpg_wal_replica.tools.demo:demo", "Stream WAL from a throwaway local PostgreSQL."),
+    "demo": ("cnpg_wal_replica.demo.cli:demo", "Stream WAL from a throwaway local PostgreSQL."),
 }
 
 

@@ -196,7 +196,7 @@ class LocalPostgres:
 
     def current_lsn(self) -> int:
         """``pg_current_wal_lsn()`` as an integer."""
-        from cnpg_wal_replica.wal import parse_lsn
+        from cnpg_wal_replica.archive.names import parse_lsn
 
         return parse_lsn(str(self.sql("SELECT pg_current_wal_lsn()")[0][0]))
 

@@ -14,6 +14,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
+from cnpg_wal_replica.archive.compression import parse_compression
 from cnpg_wal_replica.bounds import (
     BadValueError,
     cpu_quantity,
@@ -22,7 +23,6 @@ from cnpg_wal_replica.bounds import (
     retention_size,
     wal_volume_size,
 )
-from cnpg_wal_replica.compression import parse_compression
 from cnpg_wal_replica.metadata import SYNCHRONOUS_RULE
 
 _DNS1123_LABEL = r"[a-z0-9]([-a-z0-9]*[a-z0-9])?"

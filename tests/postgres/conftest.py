@@ -20,8 +20,9 @@ import pytest
 from support import localreceiver
 from support.localreceiver import wait_until
 
-from cnpg_wal_replica import archive, localpg
-from cnpg_wal_replica.receiver.listing import list_archive
+from cnpg_wal_replica import localpg
+from cnpg_wal_replica.archive.listing import list_archive
+from cnpg_wal_replica.archive.state import load_state
 
 if not (Path("/usr/lib/postgresql") / localpg.PG_VERSION / "bin" / "postgres").exists():
     pytest.skip("PostgreSQL 15 server binaries are not installed", allow_module_level=True)
@@ -104,7 +105,7 @@ class Receiver:
         return self.log_path.read_text(errors="replace")
 
     def segments(self) -> list[str]:
-        state = archive.load_state(self.directory)
+        state = load_state(self.directory)
         listing = list_archive(self.directory, state.segment_size or 1024 * 1024)
         return [s.path.name for s in listing.segments]
 
@@ -170,7 +171,7 @@ def streaming(pg: localpg.LocalPostgres, app: str = APP) -> bool:
 
 def flushed_lsn(pg: localpg.LocalPostgres, app: str = APP) -> int:
     """The receiver's flush position as the server sees it (0 when not connected)."""
-    from cnpg_wal_replica.wal import parse_lsn
+    from cnpg_wal_replica.archive.names import parse_lsn
 
     rows = pg.sql(
         "SELECT flush_lsn::text FROM pg_stat_replication WHERE application_name = %s", (app,)

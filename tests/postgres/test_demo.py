@@ -18,7 +18,7 @@ def test_demo_finishes_verifies_and_cleans_up(extra: list[str]) -> None:
         [
             sys.executable,
             "-c",
-            "from cnpg_wal_replica.tools.demo import demo; demo()",
+            "from cnpg_wal_replica.demo.cli import demo; demo()",
             "--duration",
             "4",
             "--rows-per-second",

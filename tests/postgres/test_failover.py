@@ -6,8 +6,10 @@ from collections.abc import Iterator
 
 import pytest
 
-from cnpg_wal_replica import archive, wal
-from cnpg_wal_replica.receiver.listing import list_archive
+from cnpg_wal_replica.archive.history import parse_history
+from cnpg_wal_replica.archive.listing import list_archive
+from cnpg_wal_replica.archive.names import parse_lsn, parse_segment_name
+from cnpg_wal_replica.archive.state import DIVERGED_DIR, load_state
 from cnpg_wal_replica.tools.verify import verify_archive
 
 from .conftest import streaming, wait_caught_up, wait_until, write_segments
@@ -24,11 +26,11 @@ def proxy(primary) -> Iterator[Proxy]:
 
 
 def replayed(standby) -> int:
-    return wal.parse_lsn(standby.sql("SELECT pg_last_wal_replay_lsn()::text")[0][0])
+    return parse_lsn(standby.sql("SELECT pg_last_wal_replay_lsn()::text")[0][0])
 
 
 def report(directory):
-    state = archive.load_state(directory)
+    state = load_state(directory)
     return verify_archive(list_archive(directory, state.segment_size), state)
 
 
@@ -47,11 +49,11 @@ def test_failover_follows_new_timeline(primary, proxy, make_receiver):
     wait_caught_up(standby)
     assert receiver.stop() == 0
     assert (receiver.directory / "00000002.history").exists()
-    assert archive.load_state(receiver.directory).timeline == 2
+    assert load_state(receiver.directory).timeline == 2
     result = report(receiver.directory)
     assert result.whole, result.problems
     assert {t.timeline for t in result.timelines} >= {1, 2}
-    assert not (receiver.directory / archive.DIVERGED_DIR).exists()
+    assert not (receiver.directory / DIVERGED_DIR).exists()
 
 
 @pytest.mark.parametrize("fork_at", ["mid-segment", "segment boundary"])
@@ -72,7 +74,7 @@ def test_fork_sets_diverged_wal_aside_and_streams_new_timeline(
     primary.stop("immediate")
     standby.start()
     standby.promote()
-    switch = wal.parse_history((standby.data_dir / "pg_wal" / "00000002.history").read_text())[
+    switch = parse_history((standby.data_dir / "pg_wal" / "00000002.history").read_text())[
         0
     ].switch_lsn
     assert switch < ahead
@@ -87,11 +89,11 @@ def test_fork_sets_diverged_wal_aside_and_streams_new_timeline(
     assert receiver.stop() == 0
     log = receiver.log()
     assert '"timeline_fork"' in log
-    diverged = sorted(p.name for p in (receiver.directory / archive.DIVERGED_DIR).iterdir())
+    diverged = sorted(p.name for p in (receiver.directory / DIVERGED_DIR).iterdir())
     assert diverged, "the diverged timeline-1 segments were set aside"
     size = 2**20
     for name in diverged:
-        segment = wal.parse_segment_name(name.split(".")[0], size)
+        segment = parse_segment_name(name.split(".")[0], size)
         assert segment is not None
         assert segment.timeline == 1
         assert segment.end_lsn(size) > switch

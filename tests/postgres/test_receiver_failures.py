@@ -13,8 +13,8 @@ from pathlib import Path
 
 import pytest
 
-from cnpg_wal_replica import wal
-from cnpg_wal_replica.receiver.listing import list_archive
+from cnpg_wal_replica.archive.listing import list_archive
+from cnpg_wal_replica.archive.names import SegmentName
 
 from .conftest import streaming, wait_caught_up, wait_until, write_segments
 
@@ -218,7 +218,7 @@ def test_partial_left_short_by_a_killed_pg_receivewal_is_padded(primary, make_re
     if partial is None:  # stopped right at a segment boundary: the next one was not begun
         listing = list_archive(receiver.directory, 2**20)
         newest = listing.segments[-1].segment
-        following = wal.SegmentName(newest.timeline, newest.segno + 1).name(2**20)
+        following = SegmentName(newest.timeline, newest.segno + 1).name(2**20)
         partial = receiver.directory / f"{following}.partial"
         partial.write_bytes(b"")
     os.truncate(partial, 540672)  # what a kill during the zero fill leaves behind

@@ -7,8 +7,9 @@ import time
 
 import pytest
 
-from cnpg_wal_replica import archive, wal
-from cnpg_wal_replica.receiver.listing import list_archive
+from cnpg_wal_replica.archive.listing import list_archive
+from cnpg_wal_replica.archive.names import SegmentName, format_lsn
+from cnpg_wal_replica.archive.state import load_state
 from cnpg_wal_replica.receiver.recovery import streaming_start
 from cnpg_wal_replica.tools.verify import verify_archive
 
@@ -46,25 +47,25 @@ def test_lost_slot_resumes_and_records_exact_gap(primary, make_receiver, how):
     assert receiver.metric("cnpg_wal_replica_receiver_gaps") == 1
     assert receiver.stop() == 0
 
-    gaps = archive.load_state(receiver.directory).gaps
+    gaps = load_state(receiver.directory).gaps
     assert len(gaps) == 1
     gap = gaps[0]
     assert (gap.timeline, gap.start_lsn) == (1, start.lsn)
     assert gap.end_lsn % SEGMENT == 0
     assert gap.end_lsn > gap.start_lsn
     names = {p.name for p in receiver.directory.iterdir()}
-    first_after = wal.SegmentName(1, gap.end_lsn // SEGMENT).name(SEGMENT)
-    last_before = wal.SegmentName(1, gap.start_lsn // SEGMENT - 1).name(SEGMENT)
+    first_after = SegmentName(1, gap.end_lsn // SEGMENT).name(SEGMENT)
+    last_before = SegmentName(1, gap.start_lsn // SEGMENT - 1).name(SEGMENT)
     assert first_after in names
     assert last_before in names
     for segno in range(gap.start_lsn // SEGMENT, gap.end_lsn // SEGMENT):
-        assert wal.SegmentName(1, segno).name(SEGMENT) not in names
+        assert SegmentName(1, segno).name(SEGMENT) not in names
 
-    state = archive.load_state(receiver.directory)
+    state = load_state(receiver.directory)
     report = verify_archive(list_archive(receiver.directory, SEGMENT), state)
     assert not report.whole
     assert [p.kind for p in report.problems] == ["recorded-gap"]
-    expected = f"{wal.format_lsn(gap.start_lsn)} to {wal.format_lsn(gap.end_lsn)}"
+    expected = f"{format_lsn(gap.start_lsn)} to {format_lsn(gap.end_lsn)}"
     assert expected in report.problems[0].message
 
 

@@ -9,8 +9,10 @@ from pathlib import Path
 
 import pytest
 
-from cnpg_wal_replica import archive, wal
-from cnpg_wal_replica.receiver.listing import list_archive
+from cnpg_wal_replica.archive.headers import XLP_LONG_HEADER, LongPageHeader
+from cnpg_wal_replica.archive.listing import list_archive
+from cnpg_wal_replica.archive.names import parse_segment_name
+from cnpg_wal_replica.archive.state import STATE_FILE, ArchiveState, load_state, save_state
 from cnpg_wal_replica.tools.verify import verify_archive
 
 from .conftest import streaming, wait_caught_up, wait_until, write_segments
@@ -19,7 +21,7 @@ pytestmark = [pytest.mark.postgres, pytest.mark.slow]
 
 
 def verify_whole(directory: Path) -> None:
-    state = archive.load_state(directory)
+    state = load_state(directory)
     assert state.segment_size is not None
     report = verify_archive(list_archive(directory, state.segment_size), state)
     assert report.whole, report.problems
@@ -36,7 +38,7 @@ def test_streams_creates_slot_and_exits_0_on_sigterm(primary, make_receiver):
     write_segments(primary, 3)
     target = wait_caught_up(primary)
     sysid = str(primary.sql("SELECT system_identifier FROM pg_control_system()")[0][0])
-    state = archive.load_state(receiver.directory)
+    state = load_state(receiver.directory)
     assert (state.system_identifier, state.timeline, state.segment_size) == (sysid, 1, 2**20)
     assert len(receiver.segments()) >= 3
     wait_until(
@@ -51,7 +53,7 @@ def test_streams_creates_slot_and_exits_0_on_sigterm(primary, make_receiver):
     assert not streaming(primary)
     assert '"pg_receivewal_exited"' not in receiver.log()
     for path in receiver.directory.iterdir():  # nothing half-written under a final name
-        if wal.parse_segment_name(path.name, 2**20) is not None:
+        if parse_segment_name(path.name, 2**20) is not None:
             assert path.stat().st_size == 2**20, path.name
     verify_whole(receiver.directory)
     log = receiver.log()
@@ -100,7 +102,7 @@ def test_primary_restart_resumes_within_one_second(primary, make_receiver):
 
 
 def foreign_segment(directory: Path, sysid: int) -> None:
-    header = wal.LongPageHeader(0xD110, wal.XLP_LONG_HEADER, 1, 0x100000, 0, sysid, 2**20, 8192)
+    header = LongPageHeader(0xD110, XLP_LONG_HEADER, 1, 0x100000, 0, sysid, 2**20, 8192)
     (directory / "000000010000000000000001").write_bytes(header.pack().ljust(2**20, b"\0"))
 
 
@@ -109,7 +111,7 @@ def test_foreign_directory_is_refused_and_untouched(primary, make_receiver, work
     directory = workdir / "wal"
     directory.mkdir()
     if evidence == "state file":
-        archive.save_state(directory, archive.ArchiveState("42", 1, 2**20))
+        save_state(directory, ArchiveState("42", 1, 2**20))
     else:
         foreign_segment(directory, 42)
     before = sorted(os.listdir(directory))
@@ -123,7 +125,7 @@ def test_foreign_directory_is_refused_and_untouched(primary, make_receiver, work
     assert receiver.metric("cnpg_wal_replica_receiver_system_identifier_mismatch") == 1
     assert sorted(os.listdir(directory)) == before
     if evidence == "state file":
-        assert archive.load_state(directory).system_identifier == "42"
+        assert load_state(directory).system_identifier == "42"
     assert primary.sql("SELECT count(*) FROM pg_replication_slots")[0][0] == 0
     assert receiver.stop() == 0
 
@@ -131,15 +133,15 @@ def test_foreign_directory_is_refused_and_untouched(primary, make_receiver, work
 def test_damaged_state_file_blocks_writing_without_crashing(primary, make_receiver, workdir):
     directory = workdir / "wal"
     directory.mkdir()
-    (directory / archive.STATE_FILE).write_text("{not json")
+    (directory / STATE_FILE).write_text("{not json")
     receiver = make_receiver(primary)
     wait_until(lambda: '"foreign_archive"' in receiver.log(), 15, "refusal in the log")
     response = receiver.get("/readyz")
     assert response is not None
     assert response.status_code == 503
     assert "is not a valid state file" in response.text
-    assert (directory / archive.STATE_FILE).read_text() == "{not json"
-    assert sorted(os.listdir(directory)) == [archive.STATE_FILE]
+    assert (directory / STATE_FILE).read_text() == "{not json"
+    assert sorted(os.listdir(directory)) == [STATE_FILE]
     assert receiver.get("/healthz").status_code == 200, "the supervisor keeps running"
     assert receiver.stop() == 0
 
@@ -161,7 +163,7 @@ def test_verify_full_refuses_wrong_ca_or_host(primary, make_receiver, workdir, c
     wait_until(lambda: expected in receiver.log(), 15, f"the {case} error in the log")
     assert not receiver.ready()
     assert primary.sql("SELECT count(*) FROM pg_replication_slots")[0][0] == 0
-    assert not (receiver.directory / archive.STATE_FILE).exists()
+    assert not (receiver.directory / STATE_FILE).exists()
     assert receiver.stop() == 0
 
 

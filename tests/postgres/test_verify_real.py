@@ -21,8 +21,9 @@ import psycopg
 import pytest
 from click.testing import CliRunner
 
-from cnpg_wal_replica import archive, wal
-from cnpg_wal_replica.receiver.listing import list_archive
+from cnpg_wal_replica.archive.listing import list_archive
+from cnpg_wal_replica.archive.names import SegmentName, parse_segment_name
+from cnpg_wal_replica.archive.state import ArchiveState, load_state, save_state
 from cnpg_wal_replica.tools.verify import verify, verify_archive
 
 BIN = Path("/usr/lib/postgresql/15/bin")
@@ -149,9 +150,9 @@ def stream_archive(server: Server, directory: Path, slot: str, compress: str) ->
             server.sql("SELECT pg_switch_wal()")
         server.sql("INSERT INTO filler VALUES ('tail')")
         current = str(server.sql("SELECT pg_walfile_name(pg_current_wal_lsn())")[0][0])
-        segment = wal.parse_segment_name(current, MIB)
+        segment = parse_segment_name(current, MIB)
         assert segment is not None
-        previous = wal.SegmentName(segment.timeline, segment.segno - 1).name(MIB)
+        previous = SegmentName(segment.timeline, segment.segno - 1).name(MIB)
         suffix = {"none": "", "gzip": ".gz", "lz4": ".lz4"}[compress.split(":")[0]]
         deadline = time.monotonic() + 30
         expected = [directory / (previous + suffix), directory / f"{current}{suffix}.partial"]
@@ -175,17 +176,15 @@ def test_real_archive_passes_then_fails_naming_a_removed_segment(
 ) -> None:
     slot = "verify_" + compress.split(":")[0]
     stream_archive(server, tmp_path, slot, compress)
-    archive.save_state(
+    save_state(
         tmp_path,
-        archive.ArchiveState(
-            system_identifier=server.system_identifier, timeline=1, segment_size=MIB
-        ),
+        ArchiveState(system_identifier=server.system_identifier, timeline=1, segment_size=MIB),
     )
     listing = list_archive(tmp_path, MIB)
     assert len(listing.segments) >= 5
     assert len(listing.partials) == 1
 
-    report = verify_archive(listing, archive.load_state(tmp_path))
+    report = verify_archive(listing, load_state(tmp_path))
     assert report.problems == ()
     assert report.system_identifier == server.system_identifier
     assert report.recoverable is not None

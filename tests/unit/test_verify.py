@@ -15,8 +15,10 @@ from click.testing import CliRunner
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from cnpg_wal_replica import archive, wal
-from cnpg_wal_replica.receiver.listing import list_archive
+from cnpg_wal_replica.archive.headers import LONG_PAGE_HEADER_SIZE, XLP_LONG_HEADER, LongPageHeader
+from cnpg_wal_replica.archive.listing import list_archive
+from cnpg_wal_replica.archive.names import SegmentName, format_lsn
+from cnpg_wal_replica.archive.state import STATE_FILE, ArchiveState, Gap, load_state, save_state
 from cnpg_wal_replica.tools.verify import (
     Report,
     detect_segment_size,
@@ -43,9 +45,9 @@ def segment_bytes(
     pages: int = 128,
 ) -> bytes:
     """A 1 MiB segment: a long header, then short page headers on the first ``pages`` pages."""
-    header = wal.LongPageHeader(
+    header = LongPageHeader(
         magic=0xD110,
-        info=wal.XLP_LONG_HEADER,
+        info=XLP_LONG_HEADER,
         timeline=header_tli or tli,
         page_address=segno * MIB if pageaddr is None else pageaddr,
         remaining_length=0,
@@ -54,14 +56,14 @@ def segment_bytes(
         block_size=PAGE,
     )
     data = bytearray(MIB)
-    data[: wal.LONG_PAGE_HEADER_SIZE] = header.pack()
+    data[:LONG_PAGE_HEADER_SIZE] = header.pack()
     for page in range(1, pages):
         data[page * PAGE : page * PAGE + 2] = b"\x10\xd1"
     return bytes(data)
 
 
 def write(directory: Path, tli: int, segno: int, *, suffix: str = "", **kwargs: int) -> Path:
-    path = directory / (wal.SegmentName(tli, segno).name(MIB) + suffix)
+    path = directory / (SegmentName(tli, segno).name(MIB) + suffix)
     data = segment_bytes(tli, segno, **kwargs)
     if ".gz" in suffix:
         data = gzip.compress(data, compresslevel=1)
@@ -75,20 +77,18 @@ def two_timeline_archive(directory: Path) -> Path:
         write(directory, 1, n)
     write(directory, 1, 6, suffix=".partial", pages=20)
     (directory / "00000002.history").write_text(
-        f"1\t{wal.format_lsn(SWITCH)}\tno recovery target specified\n"
+        f"1\t{format_lsn(SWITCH)}\tno recovery target specified\n"
     )
     write(directory, 2, 6, header_tli=1)  # the switch segment starts with timeline 1's pages
     write(directory, 2, 7)
     write(directory, 2, 8)
     write(directory, 2, 9, suffix=".partial", pages=3)
-    archive.save_state(
-        directory, archive.ArchiveState(system_identifier=str(SYSID), timeline=2, segment_size=MIB)
-    )
+    save_state(directory, ArchiveState(system_identifier=str(SYSID), timeline=2, segment_size=MIB))
     return directory
 
 
 def check(directory: Path) -> Report:
-    return verify_archive(list_archive(directory, MIB), archive.load_state(directory))
+    return verify_archive(list_archive(directory, MIB), load_state(directory))
 
 
 def kinds(report: Report) -> list[str]:
@@ -198,7 +198,7 @@ def test_foreign_directory_without_state_compares_segments_with_each_other(tmp_p
 
 def test_state_file_identifier_wins_over_the_segments(tmp_path: Path) -> None:
     two_timeline_archive(tmp_path)
-    archive.save_state(tmp_path, archive.ArchiveState(system_identifier=str(FOREIGN)))
+    save_state(tmp_path, ArchiveState(system_identifier=str(FOREIGN)))
     report = check(tmp_path)
     assert kinds(report)[0] == "foreign-system"
     assert len(report.problems[0].files) == 10  # every segment and partial with a header
@@ -225,7 +225,7 @@ def test_truncated_segment_has_the_wrong_size(tmp_path: Path) -> None:
 def test_gzip_segments_are_decompressed_and_pass(tmp_path: Path) -> None:
     two_timeline_archive(tmp_path)
     for n in (2, 3):
-        (tmp_path / wal.SegmentName(1, n).name(MIB)).unlink()
+        (tmp_path / SegmentName(1, n).name(MIB)).unlink()
         write(tmp_path, 1, n, suffix=".gz")
     report = check(tmp_path)
     assert report.whole, report.problems
@@ -291,13 +291,13 @@ def test_recorded_gap_is_labelled_and_still_incomplete(tmp_path: Path) -> None:
     for n in range(8, 10):
         write(tmp_path, 1, n)
     write(tmp_path, 1, 10, suffix=".partial", pages=2)
-    gap = archive.Gap(4 * MIB + 5 * PAGE, 8 * MIB, 1, "slot invalidated", "2026-11-26T04:00:00Z")
-    archive.save_state(tmp_path, archive.ArchiveState(str(SYSID), 1, MIB, gaps=(gap,)))
+    gap = Gap(4 * MIB + 5 * PAGE, 8 * MIB, 1, "slot invalidated", "2026-11-26T04:00:00Z")
+    save_state(tmp_path, ArchiveState(str(SYSID), 1, MIB, gaps=(gap,)))
     report = check(tmp_path)
     assert kinds(report) == ["recorded-gap"]
     problem = report.problems[0]
     assert problem.message.startswith("recorded gap: WAL lost on the server, 0/40A000 to 0/800000")
-    assert problem.files == tuple(wal.SegmentName(1, n).name(MIB) for n in range(4, 8))
+    assert problem.files == tuple(SegmentName(1, n).name(MIB) for n in range(4, 8))
     assert any(
         "000000010000000000000004.partial: received up to a recorded gap" in n for n in report.notes
     )
@@ -310,8 +310,8 @@ def test_recorded_gap_is_labelled_and_still_incomplete(tmp_path: Path) -> None:
 
 def test_recorded_gap_older_than_the_archive_is_only_a_note(tmp_path: Path) -> None:
     two_timeline_archive(tmp_path)
-    gap = archive.Gap(0, MIB // 2, 1, "slot dropped", "2026-11-26T04:00:00Z")
-    archive.save_state(tmp_path, archive.ArchiveState(str(SYSID), 2, MIB, gaps=(gap,)))
+    gap = Gap(0, MIB // 2, 1, "slot dropped", "2026-11-26T04:00:00Z")
+    save_state(tmp_path, ArchiveState(str(SYSID), 2, MIB, gaps=(gap,)))
     report = check(tmp_path)
     assert report.whole
     assert any("older than the archive" in n for n in report.notes)
@@ -349,7 +349,7 @@ def test_json_output_and_exit_codes(tmp_path: Path) -> None:
 
 
 def test_unreadable_state_file_exits_2(tmp_path: Path) -> None:
-    (tmp_path / archive.STATE_FILE).write_text("{not json")
+    (tmp_path / STATE_FILE).write_text("{not json")
     result = CliRunner().invoke(verify, [str(tmp_path)])
     assert result.exit_code == 2
     assert "not a valid state file" in result.output
@@ -364,8 +364,8 @@ def test_bad_segment_size_option_names_the_fix(tmp_path: Path) -> None:
 def test_segment_size_comes_from_the_headers_without_a_state_file(tmp_path: Path) -> None:
     write(tmp_path, 1, 1)
     write(tmp_path, 1, 2)
-    assert detect_segment_size(tmp_path, archive.ArchiveState()) == MIB
-    assert detect_segment_size(tmp_path, archive.ArchiveState(segment_size=64 * MIB)) == 64 * MIB
+    assert detect_segment_size(tmp_path, ArchiveState()) == MIB
+    assert detect_segment_size(tmp_path, ArchiveState(segment_size=64 * MIB)) == 64 * MIB
     result = CliRunner().invoke(verify, [str(tmp_path)])
     assert result.exit_code == 0, result.output
     assert "segment size 1.0 MiB" in result.output
@@ -459,11 +459,11 @@ def test_exactly_the_removed_segments_are_reported(
     write(directory, 1, last + 1, suffix=".partial", pages=1)
     removed = data.draw(st.sets(st.integers(first + 1, last)))
     for n in removed:
-        (directory / wal.SegmentName(1, n).name(MIB)).unlink()
+        (directory / SegmentName(1, n).name(MIB)).unlink()
     report = check(directory)
     reported = {name for p in report.problems for name in p.files}
     assert {p.kind for p in report.problems} <= {"missing-segments"}
-    assert reported == {wal.SegmentName(1, n).name(MIB) for n in removed}
+    assert reported == {SegmentName(1, n).name(MIB) for n in removed}
     assert report.recoverable is not None
     assert report.recoverable.start_lsn == (max(removed) + 1 if removed else first) * MIB
     assert report.recoverable.end_lsn == (last + 1) * MIB
@@ -476,7 +476,7 @@ def test_timeline_switch_on_and_off_a_segment_boundary(tmp_path: Path, offset: i
         write(tmp_path, 1, n)
     if offset:  # timeline 1 streamed part of segment 4 before the switch
         write(tmp_path, 1, 4, suffix=".partial", pages=2)
-    (tmp_path / "00000002.history").write_text(f"1\t{wal.format_lsn(switch)}\tpromoted\n")
+    (tmp_path / "00000002.history").write_text(f"1\t{format_lsn(switch)}\tpromoted\n")
     write(tmp_path, 2, 4, header_tli=1 if offset else 2)
     write(tmp_path, 2, 5)
     write(tmp_path, 2, 6, suffix=".partial")

@@ -12,9 +12,9 @@ from pathlib import Path
 import psycopg
 import structlog
 
-from cnpg_wal_replica import archive
+from cnpg_wal_replica.archive.listing import ArchiveListing, list_archive
+from cnpg_wal_replica.archive.state import StateFileError, load_state
 from cnpg_wal_replica.receiver import postgres, preparing, retention
-from cnpg_wal_replica.receiver.listing import ArchiveListing, list_archive
 from cnpg_wal_replica.receiver.metrics import ReceiverMetrics
 from cnpg_wal_replica.receiver.settings import ReceiverSettings
 from cnpg_wal_replica.receiver.state import ReceiverState, storage_problem
@@ -106,14 +106,14 @@ def _directory_round(
 ) -> float:
     directory = settings.wal_directory
     try:
-        segment_size = archive.load_state(directory).segment_size
+        segment_size = load_state(directory).segment_size
         if segment_size is None:
             return last_retention
         listing = list_archive(directory, segment_size)
         if remove_superseded_partials(listing):
             listing = list_archive(directory, segment_size)
         fs = os.statvfs(directory)
-    except (OSError, archive.StateFileError) as exc:
+    except (OSError, StateFileError) as exc:
         log.warning("directory_scan_failed", error=str(exc))
         return last_retention
     publish_directory(listing, fs.f_bavail * fs.f_frsize, metrics)

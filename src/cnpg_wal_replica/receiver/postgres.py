@@ -17,10 +17,10 @@ from typing import Any
 import psycopg
 from psycopg import errors as pg_errors
 
+from cnpg_wal_replica.archive.names import parse_lsn
 from cnpg_wal_replica.naming import fit
 from cnpg_wal_replica.receiver.command import conninfo
 from cnpg_wal_replica.receiver.settings import ReceiverSettings
-from cnpg_wal_replica.wal import parse_lsn
 
 CONNECT_TIMEOUT_SECONDS = 5
 

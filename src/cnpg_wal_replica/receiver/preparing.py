@@ -9,17 +9,27 @@ from __future__ import annotations
 
 import contextlib
 import datetime
-import gzip
 import os
-import zlib
 from pathlib import Path
 
 import structlog
 
-from cnpg_wal_replica import archive, wal
+from cnpg_wal_replica.archive.headers import read_long_header
+from cnpg_wal_replica.archive.history import TimelineSwitch, parse_history
+from cnpg_wal_replica.archive.listing import ArchiveListing, list_archive
+from cnpg_wal_replica.archive.names import format_lsn
+from cnpg_wal_replica.archive.partial import pad_short_partials
+from cnpg_wal_replica.archive.state import (
+    DIVERGED_DIR,
+    WRITE_PROBE_FILE,
+    ArchiveState,
+    StateFileError,
+    fsync_directory,
+    load_state,
+    save_state,
+)
 from cnpg_wal_replica.errors import ArchiveError
 from cnpg_wal_replica.receiver import postgres, recovery
-from cnpg_wal_replica.receiver.listing import ArchiveListing, list_archive
 from cnpg_wal_replica.receiver.metrics import ReceiverMetrics
 from cnpg_wal_replica.receiver.settings import ReceiverSettings
 from cnpg_wal_replica.receiver.state import ReceiverState
@@ -41,9 +51,7 @@ def parse_size_setting(text: str) -> int:
     return int(text)
 
 
-def check_identity(
-    saved: archive.ArchiveState, info: postgres.SystemInfo, segment_size: int
-) -> str | None:
+def check_identity(saved: ArchiveState, info: postgres.SystemInfo, segment_size: int) -> str | None:
     """Why this directory must not receive this server's WAL; ``None`` when it may."""
     if saved.system_identifier is not None and saved.system_identifier != info.system_identifier:
         return (
@@ -62,14 +70,7 @@ def check_identity(
 def sniff_system_identifier(listing: ArchiveListing) -> str | None:
     """The system identifier in the first readable segment header (plain or gzip)."""
     for file in (*listing.segments, *listing.partials):
-        if file.compression not in (None, "gzip"):
-            continue
-        opener = gzip.open if file.compression == "gzip" else open
-        try:
-            with opener(file.path, "rb") as handle:
-                header = wal.parse_long_page_header(handle.read(wal.LONG_PAGE_HEADER_SIZE))
-        except (OSError, EOFError, zlib.error):
-            continue
+        header = read_long_header(file.path, file.compression)
         if header is not None and header.is_long:
             return str(header.system_identifier)
     return None
@@ -77,7 +78,7 @@ def sniff_system_identifier(listing: ArchiveListing) -> str | None:
 
 def move_aside(directory: Path, paths: tuple[Path, ...]) -> list[Path]:
     """Move files into ``DIVERGED_DIR`` (never overwriting, never deleting)."""
-    target = directory / archive.DIVERGED_DIR
+    target = directory / DIVERGED_DIR
     target.mkdir(exist_ok=True)
     moved = []
     for path in paths:
@@ -88,15 +89,15 @@ def move_aside(directory: Path, paths: tuple[Path, ...]) -> list[Path]:
             counter += 1
         os.rename(path, destination)
         moved.append(destination)
-    _fsync_dir(target)
-    _fsync_dir(directory)
+    fsync_directory(target)
+    fsync_directory(directory)
     return moved
 
 
 def create_empty(directory: Path, name: str) -> None:
     """Create an empty file (the ``.partial`` pg_receivewal should continue)."""
     (directory / name).touch(exist_ok=True)
-    _fsync_dir(directory)
+    fsync_directory(directory)
 
 
 def ensure_writable(directory: Path) -> None:
@@ -105,7 +106,7 @@ def ensure_writable(directory: Path) -> None:
     Checked before the slot is created: a slot for a directory that cannot be written would
     only pin WAL on the primary.
     """
-    probe = directory / archive.WRITE_PROBE_FILE
+    probe = directory / WRITE_PROBE_FILE
     try:
         fd = os.open(probe, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
         try:
@@ -116,33 +117,6 @@ def ensure_writable(directory: Path) -> None:
                 probe.unlink()
     except OSError as exc:
         raise OSError(exc.errno, exc.strerror, str(directory)) from exc
-
-
-def pad_short_partials(listing: ArchiveListing) -> list[tuple[str, int]]:
-    """Extend uncompressed ``.partial`` files shorter than a segment to the segment size.
-
-    pg_receivewal fills a new ``.partial`` with zeros before writing WAL into it; killed
-    while doing so (``kill -9``, OOM, a node crash) it leaves a file of some other size,
-    and every later run refuses it ("has N bytes, should be 0 or 16777216") forever. The
-    missing tail is what the fill would have written (zeros), so padding loses nothing.
-    Returns ``(name, old size)`` for each file padded.
-    """
-    padded = []
-    for file in listing.partials:
-        if file.compression is None and 0 < file.size < listing.segment_size:
-            with open(file.path, "r+b") as handle:
-                handle.truncate(listing.segment_size)
-                os.fsync(handle.fileno())
-            padded.append((file.name, file.size))
-    return padded
-
-
-def _fsync_dir(directory: Path) -> None:
-    fd = os.open(directory, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
 
 
 async def prepare(
@@ -167,24 +141,24 @@ async def prepare(
         assert row is not None
         segment_size = parse_size_setting(postgres._text(row[0]))
         try:
-            saved = archive.load_state(directory)
-        except archive.StateFileError as exc:
+            saved = load_state(directory)
+        except StateFileError as exc:
             reason = f"{exc}; the receiver writes nothing until it is repaired or moved aside"
             state.blocked_reason = reason
             raise ForeignArchiveError(reason) from exc
         if saved.system_identifier is None:  # no state file: trust what the WAL itself says
             found = sniff_system_identifier(list_archive(directory, segment_size))
-            saved = archive.ArchiveState(found, saved.timeline, saved.segment_size, saved.gaps)
+            saved = ArchiveState(found, saved.timeline, saved.segment_size, saved.gaps)
         refusal = check_identity(saved, info, segment_size)
         state.system_identifier_mismatch = refusal is not None
         metrics.sysid_mismatch.set(1 if refusal else 0)
         state.blocked_reason = refusal
         if refusal:
             raise ForeignArchiveError(refusal)
-        history: tuple[wal.TimelineSwitch, ...] = ()
+        history: tuple[TimelineSwitch, ...] = ()
         if info.timeline > 1:
             _, content = await postgres.timeline_history(conn, info.timeline)
-            history = wal.parse_history(content)
+            history = parse_history(content)
         for name, size in pad_short_partials(list_archive(directory, segment_size)):
             log.warning(
                 "partial_padded",
@@ -203,7 +177,7 @@ async def prepare(
                 "timeline_fork",
                 server_timeline=info.timeline,
                 fork_timeline=fork.fork_timeline,
-                fork_lsn=wal.format_lsn(fork.fork_lsn),
+                fork_lsn=format_lsn(fork.fork_lsn),
                 moved_aside=[p.name for p in moved],
                 created=fork.create_partial,
             )
@@ -220,16 +194,16 @@ async def prepare(
             (log.debug if quiet else log.info)(
                 "slot_exists",
                 slot=settings.slot_name,
-                restart_lsn=wal.format_lsn(slot.restart_lsn or 0),
+                restart_lsn=format_lsn(slot.restart_lsn or 0),
             )
         if lost_wal:
             resume = await _resume_point(
                 conn, settings, settings.slot_name, directory, segment_size, slot
             )
             saved = _resume_after_lost_wal(directory, saved, info.timeline, resume, segment_size)
-    saved = archive.ArchiveState(info.system_identifier, info.timeline, segment_size, saved.gaps)
-    if saved != archive.load_state(directory):
-        archive.save_state(directory, saved)
+    saved = ArchiveState(info.system_identifier, info.timeline, segment_size, saved.gaps)
+    if saved != load_state(directory):
+        save_state(directory, saved)
     state.timeline = info.timeline
     metrics.timeline.set(info.timeline)
     metrics.gaps.set(len(saved.gaps))
@@ -261,8 +235,8 @@ async def _resume_point(
 
 
 def _resume_after_lost_wal(
-    directory: Path, saved: archive.ArchiveState, timeline: int, resume_lsn: int, segment_size: int
-) -> archive.ArchiveState:
+    directory: Path, saved: ArchiveState, timeline: int, resume_lsn: int, segment_size: int
+) -> ArchiveState:
     plan = recovery.plan_lost_wal(
         list_archive(directory, segment_size),
         server_timeline=timeline,
@@ -273,11 +247,11 @@ def _resume_after_lost_wal(
         return saved
     create_empty(directory, plan.create_partial)
     updated = saved.with_gap(plan.gap)
-    archive.save_state(directory, updated)
+    save_state(directory, updated)
     log.error(
         "wal_lost",
-        gap_start=wal.format_lsn(plan.gap.start_lsn),
-        gap_end=wal.format_lsn(plan.gap.end_lsn),
+        gap_start=format_lsn(plan.gap.start_lsn),
+        gap_end=format_lsn(plan.gap.end_lsn),
         timeline=plan.gap.timeline,
         gap_bytes=plan.gap.end_lsn - plan.gap.start_lsn,
         resume_at=plan.create_partial,

@@ -21,9 +21,10 @@ import datetime
 from dataclasses import dataclass
 from pathlib import Path
 
-from cnpg_wal_replica import wal
-from cnpg_wal_replica.archive import Gap
-from cnpg_wal_replica.receiver.listing import ArchiveListing, SegmentFile
+from cnpg_wal_replica.archive.history import TimelineSwitch
+from cnpg_wal_replica.archive.listing import ArchiveListing, SegmentFile
+from cnpg_wal_replica.archive.names import segment_for_lsn
+from cnpg_wal_replica.archive.state import Gap
 
 
 @dataclass(frozen=True)
@@ -57,7 +58,7 @@ class ForkPlan:
 
 
 def timeline_ends(
-    server_timeline: int, history: tuple[wal.TimelineSwitch, ...]
+    server_timeline: int, history: tuple[TimelineSwitch, ...]
 ) -> dict[int, int | None]:
     """Each timeline in the server's history to the LSN where it ended (``None``: current)."""
     ends: dict[int, int | None] = {switch.parent: switch.switch_lsn for switch in history}
@@ -65,7 +66,7 @@ def timeline_ends(
     return ends
 
 
-def _child(timeline: int, server_timeline: int, history: tuple[wal.TimelineSwitch, ...]) -> int:
+def _child(timeline: int, server_timeline: int, history: tuple[TimelineSwitch, ...]) -> int:
     parents = [switch.parent for switch in history]
     index = parents.index(timeline)
     return parents[index + 1] if index + 1 < len(parents) else server_timeline
@@ -84,7 +85,7 @@ def _diverged(file: SegmentFile, ends: dict[int, int | None], size: int) -> bool
 
 
 def plan_fork(
-    listing: ArchiveListing, server_timeline: int, history: tuple[wal.TimelineSwitch, ...]
+    listing: ArchiveListing, server_timeline: int, history: tuple[TimelineSwitch, ...]
 ) -> ForkPlan | None:
     """What to do so pg_receivewal can stream ``server_timeline``; ``None``: nothing."""
     size = listing.segment_size
@@ -105,8 +106,8 @@ def plan_fork(
         fork_tli, fork_lsn = start.timeline, end
         if start.lsn == end:
             child = _child(start.timeline, server_timeline, history)
-            segment = wal.segment_for_lsn(child, end, size)
-            create = segment.name(size) + ".partial"
+            segment = segment_for_lsn(child, end, size)
+            create = segment.partial_name(size)
             if any(p.segment == segment for p in kept_partials):
                 create = None
     if not moved and not moved_histories and create is None:
@@ -141,7 +142,7 @@ def plan_lost_wal(
     """
     size = listing.segment_size
     start = streaming_start(listing)
-    resume = wal.segment_for_lsn(server_timeline, resume_lsn, size)
+    resume = segment_for_lsn(server_timeline, resume_lsn, size)
     if start is None or start.lsn >= resume.start_lsn(size):
         return None
     gap = Gap(
@@ -152,4 +153,4 @@ def plan_lost_wal(
         "(replication slot invalidated, dropped or too new)",
         recorded_at=now.isoformat(timespec="seconds"),
     )
-    return LostWalPlan(gap, resume.name(size) + ".partial")
+    return LostWalPlan(gap, resume.partial_name(size))

@@ -28,7 +28,7 @@ import contextlib
 from dataclasses import dataclass
 from pathlib import Path
 
-from cnpg_wal_replica.receiver.listing import ArchiveListing, SegmentFile
+from cnpg_wal_replica.archive.listing import ArchiveListing, SegmentFile
 
 FLOOR_FRACTION = 0.05
 """Share of the volume the floor keeps free."""

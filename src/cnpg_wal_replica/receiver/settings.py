@@ -15,7 +15,7 @@ from typing import Annotated, Any, Literal
 from pydantic import Field, ValidationError, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
-from cnpg_wal_replica.compression import Compression, parse_compression
+from cnpg_wal_replica.archive.compression import Compression, parse_compression
 from cnpg_wal_replica.units import parse_bytes, parse_duration
 
 __all__ = ["Compression", "ReceiverSettings", "SettingsError", "load_settings", "parse_compression"]

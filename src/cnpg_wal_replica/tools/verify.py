@@ -8,20 +8,27 @@ Exit status: 0 when the archive is whole, 1 when it has problems, 2 when it cann
 
 from __future__ import annotations
 
-import gzip
 import json
 import os
-import zlib
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
 import click
 
-from cnpg_wal_replica import archive, units, wal
-from cnpg_wal_replica.receiver.listing import ArchiveListing, classify_segment_name, list_archive
+from cnpg_wal_replica import units
+from cnpg_wal_replica.archive.headers import read_long_header
+from cnpg_wal_replica.archive.history import read_histories
+from cnpg_wal_replica.archive.listing import ArchiveListing, list_archive
+from cnpg_wal_replica.archive.names import (
+    DEFAULT_SEGMENT_SIZE,
+    classify_segment_name,
+    format_lsn,
+    is_valid_segment_size,
+)
+from cnpg_wal_replica.archive.state import DIVERGED_DIR, ArchiveState, StateFileError, load_state
 from cnpg_wal_replica.tools.verify_checks import judge
-from cnpg_wal_replica.tools.verify_inspect import inspect_all, read_histories
+from cnpg_wal_replica.tools.verify_inspect import inspect_all
 from cnpg_wal_replica.tools.verify_report import Report
 
 __all__ = [
@@ -40,7 +47,7 @@ EXIT_EMPTY = 3
 
 
 def verify_archive(
-    listing: ArchiveListing, state: archive.ArchiveState, *, check_compressed: bool = True
+    listing: ArchiveListing, state: ArchiveState, *, check_compressed: bool = True
 ) -> Report:
     """Check a listed archive: read each segment's first page (all of it when compressed)."""
     findings = inspect_all(listing, check_compressed=check_compressed)
@@ -48,23 +55,19 @@ def verify_archive(
     return judge(listing, state, findings, histories, history_errors)
 
 
-def detect_segment_size(directory: Path, state: archive.ArchiveState) -> int:
+def detect_segment_size(directory: Path, state: ArchiveState) -> int:
     """The state file's segment size, else the first readable segment header's, else 16 MiB."""
     if state.segment_size:
         return state.segment_size
     for name in sorted(os.listdir(directory)):
-        if classify_segment_name(name, wal.DEFAULT_SEGMENT_SIZE) is None:
+        parsed = classify_segment_name(name, DEFAULT_SEGMENT_SIZE)
+        if parsed is None:
             continue
-        opener = gzip.open if ".gz" in name else open
-        try:
-            with opener(directory / name, "rb") as handle:
-                header = wal.parse_long_page_header(handle.read(wal.LONG_PAGE_HEADER_SIZE))
-        except (OSError, EOFError, zlib.error):
-            continue
+        header = read_long_header(directory / name, parsed[1])
         size = header.segment_size if header and header.is_long else 0
-        if size >= 1 << 20 and size <= 1 << 30 and size & (size - 1) == 0:
+        if is_valid_segment_size(size):
             return size
-    return wal.DEFAULT_SEGMENT_SIZE
+    return DEFAULT_SEGMENT_SIZE
 
 
 def _size(n: int) -> str:
@@ -78,7 +81,7 @@ def _size(n: int) -> str:
 
 def format_text(report: Report) -> str:
     """The human report, ending with the verdict line."""
-    lsn = wal.format_lsn
+    lsn = format_lsn
     c = report.counts
     lines = [
         f"WAL archive {report.directory}",
@@ -128,7 +131,7 @@ def format_text(report: Report) -> str:
 
 def report_dict(report: Report) -> dict[str, Any]:
     """The report as plain JSON-ready data; LSNs as PostgreSQL prints them."""
-    lsn = wal.format_lsn
+    lsn = format_lsn
     rec = report.recoverable
     return {
         "directory": report.directory,
@@ -177,7 +180,7 @@ def _parse_segment_size(
         size = units.parse_bytes(value)
     except ValueError as exc:
         raise click.BadParameter(str(exc)) from exc
-    if size < 1 << 20 or size > 1 << 30 or size & (size - 1):
+    if not is_valid_segment_size(size):
         raise click.BadParameter(f"{value!r}: a power of two from 1Mi to 1Gi (example: 16Mi)")
     return size
 
@@ -209,10 +212,10 @@ def verify(
     3 when it holds no WAL at all.
     """
     try:
-        state = archive.load_state(directory)
+        state = load_state(directory)
         size = segment_size or detect_segment_size(directory, state)
         listing = list_archive(directory, size)
-    except (archive.StateFileError, OSError) as exc:
+    except (StateFileError, OSError) as exc:
         click.echo(f"error: {exc}", err=True)
         ctx.exit(EXIT_UNREADABLE)
     report = verify_archive(listing, state, check_compressed=not skip_compressed_content)
@@ -230,7 +233,7 @@ def _wal_below(directory: Path, segment_size: int) -> list[str]:
     except OSError:
         return []
     for child in children:
-        if child.name == archive.DIVERGED_DIR:
+        if child.name == DIVERGED_DIR:
             continue
         try:
             names = os.listdir(child)

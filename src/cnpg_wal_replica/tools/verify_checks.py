@@ -1,23 +1,26 @@
 """The pure half of ``verify``: from a listing and what its files said, to a `Report`.
 
-The restore target is the newest timeline in the directory. Its history file gives the
-timelines it descends from and where each began; for every segment number the file that
-recovery would read is the one of the newest of those timelines that had begun by then
-(so the segment where a switch happens is read from the new timeline). The recoverable
-range is the run of such files, without a hole, that ends at the newest one.
+Each file is checked first (`verify_files`). The restore target is the newest timeline in
+the directory. Its history file gives the timelines it descends from and where each began
+(`history.ancestry`); for every segment number the file that recovery would read is the one
+of the newest of those timelines that had begun by then (so the segment where a switch
+happens is read from the new timeline). The recoverable range is the run of such files,
+without a hole, that ends at the newest one.
 """
 
 from __future__ import annotations
 
-import itertools
 from collections import Counter
 from collections.abc import Iterable, Mapping
 from pathlib import Path
 
-from cnpg_wal_replica import archive, wal
-from cnpg_wal_replica.receiver.listing import ArchiveListing, SegmentFile
+from cnpg_wal_replica.archive.history import Ancestry, TimelineSwitch, ancestry
+from cnpg_wal_replica.archive.listing import ArchiveListing, SegmentFile
+from cnpg_wal_replica.archive.names import format_lsn, history_name
+from cnpg_wal_replica.archive.state import ArchiveState, Gap
+from cnpg_wal_replica.tools.verify_files import FileJudge
 from cnpg_wal_replica.tools.verify_inspect import FileFinding
-from cnpg_wal_replica.tools.verify_report import Problem, RecoverableRange, Report, TimelineSummary
+from cnpg_wal_replica.tools.verify_report import RecoverableRange, Report, TimelineSummary
 
 
 def _runs(numbers: Iterable[int]) -> list[tuple[int, int]]:
@@ -31,144 +34,15 @@ def _runs(numbers: Iterable[int]) -> list[tuple[int, int]]:
     return runs
 
 
-class _Judge:
-    """Holds the inputs while the checks run; `report()` is the only public step."""
-
-    def __init__(
-        self,
-        listing: ArchiveListing,
-        state: archive.ArchiveState,
-        findings: Mapping[Path, FileFinding],
-        histories: Mapping[int, tuple[wal.TimelineSwitch, ...]],
-        history_errors: Mapping[int, str],
-    ) -> None:
-        self.listing = listing
-        self.size = listing.segment_size
-        self.state = state
-        self.findings = findings
-        self.histories = histories
-        self.history_errors = history_errors
-        self.problems: list[Problem] = []
-        self.notes: list[str] = []
-        self.bad: set[Path] = set()
-
-    def name(self, timeline: int, segno: int) -> str:
-        return wal.SegmentName(timeline, segno).name(self.size)
-
-    def problem(self, kind: str, message: str, files: Iterable[str] = ()) -> None:
-        self.problems.append(Problem(kind, message, tuple(files)))
-
-    # -- per-file checks ---------------------------------------------------------------
-
-    def check_files(self) -> str | None:
-        """Sizes, readability, headers and system identifiers; returns the expected sysid."""
-        sysids: dict[Path, int] = {}
-        unchecked = 0
-        for file in (*self.listing.segments, *self.listing.partials):
-            finding = self.findings.get(file.path)
-            if finding is None:
-                continue
-            if finding.error is not None:
-                kind = "corrupt-compressed" if file.compression else "unreadable"
-                self.problem(kind, f"{file.name}: {finding.error}", [file.name])
-                self.bad.add(file.path)
-                continue
-            if not file.partial and file.compression is None and file.size != self.size:
-                self.problem(
-                    "wrong-size",
-                    f"{file.name} has {file.size} bytes, a segment has {self.size}",
-                    [file.name],
-                )
-                self.bad.add(file.path)
-            if finding.decompressed_size is not None and finding.decompressed_size != self.size:
-                self.problem(
-                    "wrong-size",
-                    f"{file.name} decompresses to {finding.decompressed_size} bytes, "
-                    f"a segment has {self.size}",
-                    [file.name],
-                )
-                self.bad.add(file.path)
-            header = finding.header
-            if header is None:
-                if file.compression == "lz4" and not finding.content_checked and not file.partial:
-                    unchecked += 1
-                elif not file.partial:
-                    self.problem("bad-header", f"{file.name}: no WAL page header", [file.name])
-                    self.bad.add(file.path)
-                continue
-            sysids[file.path] = header.system_identifier
-            self.check_header(file, header)
-        if unchecked:
-            self.notes.append(
-                f"{unchecked} lz4 segment(s): frame magic checked; content, header and system "
-                "identifier not checked (no lz4 command found, or --skip-compressed-content)"
-            )
-        return self.check_system(sysids)
-
-    def check_header(self, file: SegmentFile, header: wal.LongPageHeader) -> None:
-        segment = file.segment
-        start = segment.start_lsn(self.size)
-        wrong: list[str] = []
-        if not header.is_long:
-            wrong.append("first page has no long header")
-        if header.segment_size != self.size:
-            wrong.append(f"segment size {header.segment_size}, expected {self.size}")
-        if header.page_address != start:
-            wrong.append(
-                f"holds WAL at {wal.format_lsn(header.page_address)}, "
-                f"its name says {wal.format_lsn(start)}"
-            )
-        history = self.histories.get(segment.timeline)
-        if history is not None:
-            # the switch segment starts with pages copied from the parent timeline
-            expected = wal.timeline_of_lsn(history, segment.timeline, start)
-            tli_ok = expected <= header.timeline <= segment.timeline
-        else:  # unknown ancestry (reported elsewhere): any older timeline may be copied in
-            tli_ok = 0 < header.timeline <= segment.timeline
-        if not tli_ok:
-            wrong.append(f"page header says timeline {header.timeline}")
-        if wrong:
-            self.problem("bad-header", f"{file.name}: {'; '.join(wrong)}", [file.name])
-            self.bad.add(file.path)
-
-    def check_system(self, sysids: Mapping[Path, int]) -> str | None:
-        expected = self.state.system_identifier
-        source = "the state file"
-        if expected is None and sysids:
-            expected = str(Counter(sysids.values()).most_common(1)[0][0])
-            source = "most segments"
-        foreign: dict[int, list[str]] = {}
-        for path, sysid in sysids.items():
-            if str(sysid) != expected:
-                foreign.setdefault(sysid, []).append(path.name)
-                self.bad.add(path)
-        for sysid, names in sorted(foreign.items()):
-            self.problem(
-                "foreign-system",
-                f"{len(names)} file(s) from system {sysid}, not {expected} ({source}): "
-                f"{', '.join(sorted(names)[:5])}{' …' if len(names) > 5 else ''}",
-                sorted(names),
-            )
-        return expected
-
-    # -- timelines, contiguity, partials -------------------------------------------------
-
-    def ancestry(self, target: int) -> list[tuple[int, int]]:
-        """``(timeline, begin segno)`` from the oldest ancestor to ``target``."""
-        history = self.histories.get(target, ())
-        if not history:
-            return [(target, 0)]
-        begins = [(history[0].parent, 0)]
-        for switch, child in zip(history, [*(s.parent for s in history[1:]), target], strict=True):
-            begins.append((child, switch.switch_lsn // self.size))
-        return begins
+class _Judge(FileJudge):
+    """Judges the archive as a whole once its files are checked; `report()` is the only step."""
 
     def check_histories(self, timelines: set[int]) -> None:
         for timeline, error in sorted(self.history_errors.items()):
-            name = wal.history_name(timeline)
+            name = history_name(timeline)
             self.problem("unreadable-history", f"{name}: {error}", [name])
         for timeline in sorted(timelines):
-            name = wal.history_name(timeline)
+            name = history_name(timeline)
             known = timeline in self.histories or timeline in self.history_errors
             if timeline > 1 and not known:
                 self.problem(
@@ -178,7 +52,7 @@ class _Judge:
                     [name],
                 )
 
-    def gap_for(self, first: int, last: int) -> archive.Gap | None:
+    def gap_for(self, first: int, last: int) -> Gap | None:
         low, high = first * self.size, (last + 1) * self.size
         for gap in self.state.gaps:
             if gap.start_lsn < high and gap.end_lsn > low:
@@ -193,8 +67,8 @@ class _Judge:
         if gap is not None:
             self.problem(
                 "recorded-gap",
-                f"recorded gap: WAL lost on the server, {wal.format_lsn(gap.start_lsn)} to "
-                f"{wal.format_lsn(gap.end_lsn)} on timeline {gap.timeline} ({gap.reason}, "
+                f"recorded gap: WAL lost on the server, {format_lsn(gap.start_lsn)} to "
+                f"{format_lsn(gap.end_lsn)} on timeline {gap.timeline} ({gap.reason}, "
                 f"recorded {gap.recorded_at}); missing {span} ({count})",
                 names,
             )
@@ -262,13 +136,10 @@ class _Judge:
         missing: set[tuple[int, int]],
     ) -> RecoverableRange | None:
         """Walk the target's history; report holes; check partials; the recoverable range."""
-        begins = self.ancestry(target)
-        on_path = {tli for tli, _ in begins}
-
-        def needed(segno: int) -> int:
-            return next(tli for tli, begin in reversed(begins) if begin <= segno)
-
-        switches = {(parent, begin) for (parent, _), (_, begin) in itertools.pairwise(begins)}
+        line = ancestry(self.histories.get(target, ()), target, self.size)
+        on_path = line.timelines
+        needed = line.timeline_for
+        switches = line.switch_segments
         off_path = sorted(
             self.name(tli, n) for tli, n in present if needed(n) != tli and (tli, n) not in switches
         )
@@ -283,7 +154,7 @@ class _Judge:
         last_partial = next((f for f in reversed(partials) if f.segment.timeline == target), None)
         if last_partial is not None and head and last_partial.segment.segno <= max(head):
             last_partial = None
-        self.check_partials(last_partial, begins)
+        self.check_partials(last_partial, line)
         if not path_numbers and last_partial is None:
             return None
         low = min(path_numbers, default=last_partial.segment.segno if last_partial else 0)
@@ -306,10 +177,8 @@ class _Judge:
         partial_name = last_partial.name if last_partial else None
         return RecoverableRange(target, start * self.size, end, partial_end, partial_name)
 
-    def check_partials(self, last: SegmentFile | None, begins: list[tuple[int, int]]) -> None:
-        switch_segments = {
-            (parent, begin) for (parent, _), (_, begin) in itertools.pairwise(begins)
-        }
+    def check_partials(self, last: SegmentFile | None, line: Ancestry) -> None:
+        switch_segments = line.switch_segments
         complete = {(f.segment.timeline, f.segment.segno): f for f in self.listing.segments}
         for file in self.listing.partials:
             key = (file.segment.timeline, file.segment.segno)
@@ -326,14 +195,14 @@ class _Judge:
                 self.problem(
                     "stray-partial",
                     f"{file.name} is not the newest segment of timeline "
-                    f"{max(tli for tli, _ in begins)}: a partial belongs only at the end",
+                    f"{max(line.timelines)}: a partial belongs only at the end",
                     [file.name],
                 )
 
     def note_old_gaps(self, recoverable: RecoverableRange | None) -> None:
         reported = {p.message for p in self.problems if p.kind == "recorded-gap"}
         for gap in self.state.gaps:
-            text = f"{wal.format_lsn(gap.start_lsn)} to {wal.format_lsn(gap.end_lsn)}"
+            text = f"{format_lsn(gap.start_lsn)} to {format_lsn(gap.end_lsn)}"
             if any(text in message for message in reported):
                 continue
             if recoverable is not None and gap.end_lsn <= recoverable.start_lsn:
@@ -365,9 +234,9 @@ class _Judge:
 
 def judge(
     listing: ArchiveListing,
-    state: archive.ArchiveState,
+    state: ArchiveState,
     findings: Mapping[Path, FileFinding],
-    histories: Mapping[int, tuple[wal.TimelineSwitch, ...]],
+    histories: Mapping[int, tuple[TimelineSwitch, ...]],
     history_errors: Mapping[int, str] | None = None,
 ) -> Report:
     """Check a listed archive against what its files said; no I/O."""

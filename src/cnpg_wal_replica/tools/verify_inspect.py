@@ -9,15 +9,19 @@ Lz4 segments: the frame magic, and the content through the ``lz4`` command when 
 from __future__ import annotations
 
 import gzip
-import os
 import shutil
 import subprocess
 import zlib
 from dataclasses import dataclass
 from pathlib import Path
 
-from cnpg_wal_replica import wal
-from cnpg_wal_replica.receiver.listing import ArchiveListing, SegmentFile
+from cnpg_wal_replica.archive.headers import (
+    LONG_PAGE_HEADER_SIZE,
+    LongPageHeader,
+    parse_long_page_header,
+)
+from cnpg_wal_replica.archive.listing import ArchiveListing, SegmentFile
+from cnpg_wal_replica.archive.partial import written_bytes
 
 LZ4_FRAME_MAGIC = b"\x04\x22\x4d\x18"
 _CHUNK = 1 << 20
@@ -33,7 +37,7 @@ class FileFinding:
     ``error``: why the file cannot be used (corrupt, unreadable), else ``None``.
     """
 
-    header: wal.LongPageHeader | None
+    header: LongPageHeader | None
     content_checked: bool = False
     decompressed_size: int | None = None
     written_bytes: int | None = None
@@ -61,33 +65,20 @@ def inspect_segment(
 
 def _inspect_plain(file: SegmentFile) -> FileFinding:
     with open(file.path, "rb") as handle:
-        header = wal.parse_long_page_header(handle.read(wal.LONG_PAGE_HEADER_SIZE))
+        header = parse_long_page_header(handle.read(LONG_PAGE_HEADER_SIZE))
         if not file.partial or header is None or header.block_size <= 0:
             return FileFinding(header=header)
-        written = _written_bytes(handle.fileno(), header.block_size)
+        written = written_bytes(handle.fileno(), header.block_size)
         return FileFinding(header=header, written_bytes=written)
 
 
-def _written_bytes(fd: int, block_size: int) -> int:
-    """End of the last page whose header is not zero (pages are written in order)."""
-    pages = os.fstat(fd).st_size // block_size
-    low, high = 0, pages  # page `low` is written (page 0 has a header); find the last one
-    while high - low > 1:
-        middle = (low + high) // 2
-        if any(os.pread(fd, 4, middle * block_size)):
-            low = middle
-        else:
-            high = middle
-    return (low + 1) * block_size if pages else 0
-
-
 def _inspect_gzip(file: SegmentFile, *, full: bool) -> FileFinding:
-    header: wal.LongPageHeader | None = None
+    header: LongPageHeader | None = None
     size = 0
     try:
         with gzip.open(file.path, "rb") as handle:
-            first = handle.read(wal.LONG_PAGE_HEADER_SIZE)
-            header = wal.parse_long_page_header(first)
+            first = handle.read(LONG_PAGE_HEADER_SIZE)
+            header = parse_long_page_header(first)
             if not full and not file.partial:
                 return FileFinding(header=header)
             size = len(first)
@@ -118,7 +109,7 @@ def _inspect_lz4(file: SegmentFile, command: str | None) -> FileFinding:
     ) as proc:
         assert proc.stdout is not None
         assert proc.stderr is not None
-        first = proc.stdout.read(wal.LONG_PAGE_HEADER_SIZE)
+        first = proc.stdout.read(LONG_PAGE_HEADER_SIZE)
         size = len(first)
         while chunk := proc.stdout.read(_CHUNK):
             size += len(chunk)
@@ -127,22 +118,8 @@ def _inspect_lz4(file: SegmentFile, command: str | None) -> FileFinding:
     if code != 0:
         return FileFinding(header=None, error=f"lz4: {stderr or f'exit status {code}'}")
     return FileFinding(
-        header=wal.parse_long_page_header(first), content_checked=True, decompressed_size=size
+        header=parse_long_page_header(first), content_checked=True, decompressed_size=size
     )
-
-
-def read_histories(
-    listing: ArchiveListing,
-) -> tuple[dict[int, tuple[wal.TimelineSwitch, ...]], dict[int, str]]:
-    """Parsed history files by timeline, and the ones that could not be read (with why)."""
-    parsed: dict[int, tuple[wal.TimelineSwitch, ...]] = {}
-    errors: dict[int, str] = {}
-    for history in listing.histories:
-        try:
-            parsed[history.timeline] = wal.parse_history(history.path.read_text(encoding="utf-8"))
-        except (OSError, UnicodeDecodeError, ValueError) as exc:
-            errors[history.timeline] = str(exc)
-    return parsed, errors
 
 
 def inspect_all(

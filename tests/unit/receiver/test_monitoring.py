@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from cnpg_wal_replica.receiver.listing import list_archive
+from cnpg_wal_replica.archive.listing import list_archive
 from cnpg_wal_replica.receiver.metrics import ReceiverMetrics
 from cnpg_wal_replica.receiver.monitoring import (
     publish_directory,

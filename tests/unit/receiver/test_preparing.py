@@ -5,15 +5,16 @@ from __future__ import annotations
 import gzip
 from pathlib import Path
 
-from cnpg_wal_replica import archive, wal
-from cnpg_wal_replica.receiver.listing import list_archive
+from cnpg_wal_replica.archive.headers import XLP_LONG_HEADER, LongPageHeader
+from cnpg_wal_replica.archive.listing import list_archive
+from cnpg_wal_replica.archive.state import DIVERGED_DIR
 from cnpg_wal_replica.receiver.preparing import create_empty, move_aside, sniff_system_identifier
 
 MIB = 2**20
 
 
 def header(sysid: int) -> bytes:
-    return wal.LongPageHeader(0xD110, wal.XLP_LONG_HEADER, 1, 0, 0, sysid, MIB, 8192).pack()
+    return LongPageHeader(0xD110, XLP_LONG_HEADER, 1, 0, 0, sysid, MIB, 8192).pack()
 
 
 def test_sniffs_plain_and_gzip_segments(tmp_path: Path) -> None:
@@ -33,10 +34,10 @@ def test_move_aside_never_overwrites(tmp_path: Path) -> None:
     first = tmp_path / "000000010000000000000004"
     first.write_bytes(b"one")
     moved = move_aside(tmp_path, (first,))
-    assert moved == [tmp_path / archive.DIVERGED_DIR / first.name]
+    assert moved == [tmp_path / DIVERGED_DIR / first.name]
     first.write_bytes(b"two")
     again = move_aside(tmp_path, (first,))
-    assert again == [tmp_path / archive.DIVERGED_DIR / (first.name + ".1")]
+    assert again == [tmp_path / DIVERGED_DIR / (first.name + ".1")]
     assert moved[0].read_bytes() == b"one"
     assert again[0].read_bytes() == b"two"
     assert not first.exists()

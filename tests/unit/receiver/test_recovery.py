@@ -5,8 +5,9 @@ from __future__ import annotations
 import datetime
 from pathlib import Path
 
-from cnpg_wal_replica import wal
-from cnpg_wal_replica.receiver.listing import list_archive
+from cnpg_wal_replica.archive.history import TimelineSwitch
+from cnpg_wal_replica.archive.listing import list_archive
+from cnpg_wal_replica.archive.names import SegmentName
 from cnpg_wal_replica.receiver.recovery import (
     StreamStart,
     plan_fork,
@@ -25,7 +26,7 @@ def make(directory: Path, *names: str):
 
 
 def seg(tli: int, segno: int) -> str:
-    return wal.SegmentName(tli, segno).name(MIB)
+    return SegmentName(tli, segno).name(MIB)
 
 
 def test_start_follows_pg_receivewal_rules(tmp_path: Path) -> None:
@@ -38,8 +39,8 @@ def test_start_follows_pg_receivewal_rules(tmp_path: Path) -> None:
     assert streaming_start(listing) == StreamStart(2, 4 * MIB)
 
 
-def history(*switches: tuple[int, int]) -> tuple[wal.TimelineSwitch, ...]:
-    return tuple(wal.TimelineSwitch(p, lsn, "") for p, lsn in switches)
+def history(*switches: tuple[int, int]) -> tuple[TimelineSwitch, ...]:
+    return tuple(TimelineSwitch(p, lsn, "") for p, lsn in switches)
 
 
 def test_no_fork_when_start_is_before_the_switch(tmp_path: Path) -> None:

@@ -7,13 +7,13 @@ from pathlib import Path
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from cnpg_wal_replica import wal
-from cnpg_wal_replica.receiver.listing import (
+from cnpg_wal_replica.archive.listing import (
     ArchiveListing,
     HistoryFile,
     SegmentFile,
     list_archive,
 )
+from cnpg_wal_replica.archive.names import SegmentName, history_name
 from cnpg_wal_replica.receiver.retention import (
     RetentionPlan,
     apply_plan,
@@ -31,8 +31,8 @@ ROOMY = {"free_bytes": 50 * GIB, "total_bytes": 100 * GIB}
 def segment(
     tli: int, segno: int, *, mtime: float = 0.0, size: int = MIB, partial: bool = False
 ) -> SegmentFile:
-    name = wal.SegmentName(tli, segno).name(MIB) + (".partial" if partial else "")
-    return SegmentFile(DIR / name, wal.SegmentName(tli, segno), None, partial, size, mtime)
+    name = SegmentName(tli, segno).name(MIB) + (".partial" if partial else "")
+    return SegmentFile(DIR / name, SegmentName(tli, segno), None, partial, size, mtime)
 
 
 def make_listing(
@@ -45,9 +45,7 @@ def make_listing(
         segment_size=MIB,
         segments=tuple(sorted(segments, key=lambda s: (s.segment.segno, s.segment.timeline))),
         partials=tuple(partials or ()),
-        histories=tuple(
-            HistoryFile(DIR / wal.history_name(t), t, 100, 0.0) for t in histories or ()
-        ),
+        histories=tuple(HistoryFile(DIR / history_name(t), t, 100, 0.0) for t in histories or ()),
         unknown=(),
     )
 
@@ -71,7 +69,7 @@ def test_max_age_deletes_the_older_segments_only() -> None:
     )
     plan = plan_retention(listing, now=1000.0, max_age_seconds=550, max_size_bytes=None, **ROOMY)
     # cutoff 450: segments written at 0, 100, 200, 300, 400
-    assert names(plan) == [wal.SegmentName(1, n).name(MIB) for n in range(5)]
+    assert names(plan) == [SegmentName(1, n).name(MIB) for n in range(5)]
     assert plan.freed_bytes == 5 * MIB
     assert "5 older than 550s" in plan.reason
     assert not plan.emergency
@@ -81,7 +79,7 @@ def test_max_age_stops_at_the_first_younger_segment_so_no_hole_is_made() -> None
     mtimes = [0.0, 0.0, 900.0, 0.0, 0.0]  # segment 2 was touched later
     listing = make_listing([segment(1, n, mtime=m) for n, m in enumerate(mtimes)])
     plan = plan_retention(listing, now=1000.0, max_age_seconds=500, max_size_bytes=None, **ROOMY)
-    assert names(plan) == [wal.SegmentName(1, 0).name(MIB), wal.SegmentName(1, 1).name(MIB)]
+    assert names(plan) == [SegmentName(1, 0).name(MIB), SegmentName(1, 1).name(MIB)]
 
 
 def test_max_size_counts_segments_partial_and_history() -> None:
@@ -92,7 +90,7 @@ def test_max_size_counts_segments_partial_and_history() -> None:
     )
     plan = plan_retention(listing, now=0.0, max_age_seconds=None, max_size_bytes=5 * MIB, **ROOMY)
     # 11 MiB + 100 bytes: 7 segments must go to get under 5 MiB (4 MiB + 100 left)
-    assert names(plan) == [wal.SegmentName(1, n).name(MIB) for n in range(7)]
+    assert names(plan) == [SegmentName(1, n).name(MIB) for n in range(7)]
     assert "7 over the size limit" in plan.reason
 
 
@@ -121,7 +119,7 @@ def test_low_disk_trims_beyond_policy_down_to_the_floor_and_says_so() -> None:
         total_bytes=total,
     )
     assert plan.floor_bytes == floor_bytes(total, MIB) == 5 * MIB
-    assert names(plan) == [wal.SegmentName(1, n).name(MIB) for n in range(3)]
+    assert names(plan) == [SegmentName(1, n).name(MIB) for n in range(3)]
     assert plan.emergency
     assert "beyond the retention policy" in plan.reason
 
@@ -152,19 +150,19 @@ def test_floor_not_reachable_deletes_all_it_may_and_is_an_emergency() -> None:
     plan = plan_retention(
         listing, now=0.0, max_age_seconds=None, max_size_bytes=None, free_bytes=0, total_bytes=GIB
     )
-    assert names(plan) == [wal.SegmentName(1, n).name(MIB) for n in range(2)]
+    assert names(plan) == [SegmentName(1, n).name(MIB) for n in range(2)]
     assert plan.emergency
     assert "floor not reachable" in plan.reason
 
 
 def test_apply_plan_deletes_files_and_tolerates_missing_ones(tmp_path: Path) -> None:
     for n in range(4):
-        (tmp_path / wal.SegmentName(1, n).name(MIB)).write_bytes(b"w" * 1000)
+        (tmp_path / SegmentName(1, n).name(MIB)).write_bytes(b"w" * 1000)
     (tmp_path / "000000010000000000000004.partial").write_bytes(b"p" * 10)
     listing = list_archive(tmp_path, MIB)
     plan = plan_retention(listing, now=0.0, max_age_seconds=None, max_size_bytes=2500, **ROOMY)
-    assert names(plan) == [wal.SegmentName(1, 0).name(MIB), wal.SegmentName(1, 1).name(MIB)]
-    (tmp_path / wal.SegmentName(1, 0).name(MIB)).unlink()  # someone was faster
+    assert names(plan) == [SegmentName(1, 0).name(MIB), SegmentName(1, 1).name(MIB)]
+    (tmp_path / SegmentName(1, 0).name(MIB)).unlink()  # someone was faster
     assert apply_plan(plan) == 1000
     left = sorted(p.name for p in tmp_path.iterdir())
     assert left == [

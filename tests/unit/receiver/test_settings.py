@@ -6,15 +6,10 @@ from pathlib import Path
 
 import pytest
 
+from cnpg_wal_replica.archive.compression import Compression
 from cnpg_wal_replica.receiver import cli
 from cnpg_wal_replica.receiver.command import receivewal_argv
-from cnpg_wal_replica.receiver.settings import (
-    Compression,
-    ReceiverSettings,
-    SettingsError,
-    load_settings,
-    parse_compression,
-)
+from cnpg_wal_replica.receiver.settings import ReceiverSettings, SettingsError, load_settings
 
 REQUIRED = {
     "WAL_RECEIVER_HOST": "pg-rw",
@@ -123,14 +118,6 @@ def test_cli_overrides_win_over_env(env: pytest.MonkeyPatch) -> None:
 def test_cli_options_cover_every_setting() -> None:
     names = {n.replace("-", "_") for n, _ in (*cli.OPTIONS, *cli.FLAGS)}
     assert names == set(ReceiverSettings.model_fields)
-
-
-def test_compression_forms() -> None:
-    assert parse_compression("lz4").argument() == "lz4"
-    assert parse_compression("LZ4:3").argument() == "lz4:3"
-    assert parse_compression("gzip").suffix == ".gz"
-    with pytest.raises(ValueError, match="takes no level"):
-        parse_compression("none:1")
 
 
 def test_argv_is_exec_form_with_conninfo(env: pytest.MonkeyPatch) -> None:

@@ -7,7 +7,7 @@ import asyncio
 import httpx
 import psycopg
 
-from cnpg_wal_replica.archive import ArchiveState
+from cnpg_wal_replica.archive.state import ArchiveState
 from cnpg_wal_replica.receiver.health import respond, serve_http
 from cnpg_wal_replica.receiver.metrics import ReceiverMetrics
 from cnpg_wal_replica.receiver.postgres import SystemInfo

@@ -10,8 +10,6 @@ from __future__ import annotations
 
 import click
 
-APP = "wal_replica_demo"
-
 
 @click.command("demo")
 @click.option(
@@ -54,7 +52,7 @@ def demo(
     """Run PostgreSQL, the receiver and a write load locally; verify the archive at the end."""
     import asyncio
 
-    from cnpg_wal_replica.tools.demo_run import DemoOptions, run_demo
+    from cnpg_wal_replica.demo.run import DemoOptions, run_demo
 
     options = DemoOptions(
         duration=duration,

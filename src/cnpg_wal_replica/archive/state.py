@@ -89,8 +89,13 @@ def save_state(directory: Path, state: ArchiveState) -> None:
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
-    dir_fd = os.open(directory, os.O_RDONLY)
+    fsync_directory(directory)
+
+
+def fsync_directory(directory: Path) -> None:
+    """Make the entries created, renamed or removed in ``directory`` durable."""
+    fd = os.open(directory, os.O_RDONLY)
     try:
-        os.fsync(dir_fd)
+        os.fsync(fd)
     finally:
-        os.close(dir_fd)
+        os.close(fd)

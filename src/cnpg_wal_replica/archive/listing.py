@@ -7,7 +7,7 @@ What ``pg_receivewal`` leaves in its directory:
 - timeline history files: ``00000002.history``;
 - anything else is *unknown* (for example ``00000002.history.tmp`` while it is being written).
 
-The receiver's state file (`archive.STATE_FILE`) and the `archive.DIVERGED_DIR` sub-directory
+The receiver's state file (`state.STATE_FILE`) and the `state.DIVERGED_DIR` sub-directory
 are not part of the archive and are left out. Retention and ``verify`` both read this listing.
 """
 
@@ -17,12 +17,8 @@ import os
 from dataclasses import dataclass
 from pathlib import Path
 
-from cnpg_wal_replica import archive, wal
-
-COMPRESSION_SUFFIXES = {".gz": "gzip", ".lz4": "lz4"}
-"""File-name suffix of a compressed segment, to the compression method's name."""
-
-PARTIAL_SUFFIX = ".partial"
+from cnpg_wal_replica.archive.names import SegmentName, classify_segment_name, parse_history_name
+from cnpg_wal_replica.archive.state import DIVERGED_DIR, STATE_FILE, WRITE_PROBE_FILE
 
 
 @dataclass(frozen=True)
@@ -30,7 +26,7 @@ class SegmentFile:
     """A WAL segment file, complete or partial, plain or compressed."""
 
     path: Path
-    segment: wal.SegmentName
+    segment: SegmentName
     compression: str | None
     partial: bool
     size: int
@@ -105,23 +101,6 @@ class ArchiveListing:
         return max(self.segments, key=lambda s: (s.segment.timeline, s.segment.segno))
 
 
-def classify_segment_name(
-    name: str, segment_size: int
-) -> tuple[wal.SegmentName, str | None, bool] | None:
-    """``(segment, compression, partial)`` for a segment file name, else ``None``."""
-    partial = name.endswith(PARTIAL_SUFFIX)
-    stem = name.removesuffix(PARTIAL_SUFFIX) if partial else name
-    compression: str | None = None
-    for suffix, method in COMPRESSION_SUFFIXES.items():
-        if stem.endswith(suffix):
-            stem, compression = stem.removesuffix(suffix), method
-            break
-    segment = wal.parse_segment_name(stem, segment_size)
-    if segment is None:
-        return None
-    return segment, compression, partial
-
-
 def _wal_order(file: SegmentFile) -> tuple[int, int, str]:
     return (file.segment.segno, file.segment.timeline, file.name)
 
@@ -134,17 +113,17 @@ def list_archive(directory: Path, segment_size: int) -> ArchiveListing:
     unknown: list[OtherFile] = []
     with os.scandir(directory) as entries:
         for entry in entries:
-            if entry.name in (archive.STATE_FILE, archive.WRITE_PROBE_FILE):
+            if entry.name in (STATE_FILE, WRITE_PROBE_FILE):
                 continue
             try:
-                if entry.name == archive.DIVERGED_DIR and entry.is_dir(follow_symlinks=False):
+                if entry.name == DIVERGED_DIR and entry.is_dir(follow_symlinks=False):
                     continue
                 info = entry.stat(follow_symlinks=False)
             except FileNotFoundError:
                 continue
             path = directory / entry.name
             parsed = classify_segment_name(entry.name, segment_size) if entry.is_file() else None
-            timeline = wal.parse_history_name(entry.name) if entry.is_file() else None
+            timeline = parse_history_name(entry.name) if entry.is_file() else None
             if parsed is not None:
                 segment, compression, partial = parsed
                 seg = SegmentFile(path, segment, compression, partial, info.st_size, info.st_mtime)

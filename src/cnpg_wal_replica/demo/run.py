@@ -15,9 +15,11 @@ from pathlib import Path
 import click
 import psycopg
 
-from cnpg_wal_replica import archive, localpg, wal
+from cnpg_wal_replica import localpg
+from cnpg_wal_replica.archive.listing import list_archive
+from cnpg_wal_replica.archive.names import format_lsn, parse_lsn
+from cnpg_wal_replica.archive.state import load_state
 from cnpg_wal_replica.receiver.app import run_receiver
-from cnpg_wal_replica.receiver.listing import list_archive
 from cnpg_wal_replica.receiver.logs import configure_logging
 from cnpg_wal_replica.receiver.settings import ReceiverSettings, SettingsError, load_settings
 
@@ -165,7 +167,7 @@ async def _flush_position(pg: localpg.LocalPostgres) -> tuple[int, int]:
         (APP,),
     )
     current, flushed = rows[0]
-    return wal.parse_lsn(current), wal.parse_lsn(flushed) if flushed else 0
+    return parse_lsn(current), parse_lsn(flushed) if flushed else 0
 
 
 async def _progress(
@@ -189,7 +191,7 @@ async def _progress(
         click.echo(
             f"[{elapsed:5.0f} s] segments {len(listing.segments):4d}  "
             f"archive {_mib(listing.wal_bytes):>10}  lag {_mib(max(0, current - flushed))}"
-            f"  throughput {_mib(rate)}/s  flushed {wal.format_lsn(flushed)}"
+            f"  throughput {_mib(rate)}/s  flushed {format_lsn(flushed)}"
         )
         if duration is not None and elapsed >= duration:
             stop.set()
@@ -214,7 +216,7 @@ def _verify(directory: Path) -> int:
     except ImportError:  # pragma: no cover - verify ships with the package
         click.echo("verify is not available in this build")
         return 1
-    state = archive.load_state(directory)
+    state = load_state(directory)
     if state.segment_size is None:
         click.echo("nothing was received (no state file)")
         return 1

@@ -5,8 +5,9 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-from cnpg_wal_replica import archive, wal
-from cnpg_wal_replica.receiver.listing import list_archive
+from cnpg_wal_replica.archive.listing import list_archive
+from cnpg_wal_replica.archive.names import SegmentName
+from cnpg_wal_replica.archive.state import DIVERGED_DIR, STATE_FILE, ArchiveState, save_state
 
 MIB = 1024 * 1024
 
@@ -42,7 +43,7 @@ def test_classifies_every_kind_of_file(tmp_path: Path) -> None:
     ]
     assert all(not s.partial for s in listing.segments)
     plain = listing.segments[1]
-    assert plain.segment == wal.SegmentName(1, 2)
+    assert plain.segment == SegmentName(1, 2)
     assert plain.size == 100
     assert plain.mtime == 1000.0
     assert plain.path == tmp_path / "000000010000000000000002"
@@ -65,8 +66,8 @@ def test_classifies_every_kind_of_file(tmp_path: Path) -> None:
 
 
 def test_state_file_and_diverged_directory_are_not_part_of_the_archive(tmp_path: Path) -> None:
-    archive.save_state(tmp_path, archive.ArchiveState(system_identifier="1", timeline=1))
-    diverged = tmp_path / archive.DIVERGED_DIR
+    save_state(tmp_path, ArchiveState(system_identifier="1", timeline=1))
+    diverged = tmp_path / DIVERGED_DIR
     diverged.mkdir()
     touch(diverged, "000000010000000000000009")
     touch(tmp_path, "000000010000000000000001")
@@ -76,7 +77,7 @@ def test_state_file_and_diverged_directory_are_not_part_of_the_archive(tmp_path:
     assert [s.name for s in listing.segments] == ["000000010000000000000001"]
     assert listing.unknown == ()
     assert listing.partials == ()
-    assert (tmp_path / archive.STATE_FILE).exists()  # listing never deletes
+    assert (tmp_path / STATE_FILE).exists()  # listing never deletes
 
 
 def test_other_directories_are_listed_as_unknown(tmp_path: Path) -> None:
