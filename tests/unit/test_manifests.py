@@ -208,6 +208,26 @@ def test_secret_names_agree_across_service_certificates_and_deployment(docs: lis
     ]
 
 
+def test_secret_volumes_hold_only_the_files_serve_reads(docs: list[Doc]) -> None:
+    """The client Secret's private key (the operator's) never reaches the plugin's pod."""
+    pod = one(docs, "Deployment")["spec"]["template"]["spec"]
+    container = plugin_container(docs)
+    mounts = {m["name"]: m["mountPath"] for m in container["volumeMounts"]}
+    read: dict[str, set[str]] = {}
+    for arg in container["args"]:
+        flag, _, value = arg.partition("=")
+        if flag in ("--server-cert", "--server-key", "--client-cert"):
+            directory, _, file = value.rpartition("/")
+            read.setdefault(directory, set()).add(file)
+    secrets = [v for v in pod["volumes"] if "secret" in v]
+    assert {mounts[v["name"]] for v in secrets} == set(read)
+    for volume in secrets:
+        items = volume["secret"]["items"]
+        assert all(item["key"] == item["path"] for item in items)
+        assert {item["path"] for item in items} == read[mounts[volume["name"]]], volume["name"]
+    assert read["/client"] == {"tls.crt"}
+
+
 # --- availability ------------------------------------------------------------------------
 
 
