@@ -20,6 +20,7 @@ import yaml
 from kustomize_lite import CLUSTER_SCOPED_KINDS, Doc, render
 
 from cnpg_wal_replica import metadata
+from cnpg_wal_replica.plugin._pb import identity_pb2
 
 ROOT = Path(__file__).resolve().parents[2]
 DEPLOY = ROOT / "deploy"
@@ -163,9 +164,9 @@ def test_service_is_discoverable_by_the_operator(docs: list[Doc]) -> None:
     (port,) = service["spec"]["ports"]
     assert annotations["cnpg.io/pluginPort"] == str(port["port"]) == "9090"
     container = plugin_container(docs)
-    (container_port,) = container["ports"]
-    assert port["targetPort"] == container_port["name"]
-    assert container_port["containerPort"] == 9090
+    ports = {p["name"]: p["containerPort"] for p in container["ports"]}
+    assert ports[port["targetPort"]] == 9090
+    assert "--server-address=:9090" in container["args"]
     template = one(docs, "Deployment")["spec"]["template"]["metadata"]["labels"]
     assert service["spec"]["selector"].items() <= template.items()
 
@@ -205,6 +206,7 @@ def test_secret_names_agree_across_service_certificates_and_deployment(docs: lis
         "--server-key=/server/tls.key",
         "--client-cert=/client/tls.crt",
         "--server-address=:9090",
+        "--health-address=:9091",
     ]
 
 
@@ -245,10 +247,23 @@ def test_plugin_server_is_highly_available(docs: list[Doc]) -> None:
     assert pdb["minAvailable"] == 1
     assert pdb["selector"]["matchLabels"] == spec["selector"]["matchLabels"]
     container = plugin_container(docs)
-    for probe in ("readinessProbe", "livenessProbe"):
-        assert container[probe]["tcpSocket"]["port"] == "grpc"
     for section in ("requests", "limits"):
         assert {"cpu", "memory"} <= set(container["resources"][section])
+
+
+def test_probes_ask_the_plain_text_health_port_what_the_server_reports(docs: list[Doc]) -> None:
+    """Ready: the overall status (SERVING once every CNPG-I service is). Alive: Identity."""
+    container = plugin_container(docs)
+    (health_address,) = [a for a in container["args"] if a.startswith("--health-address=")]
+    health_port = int(health_address.rpartition(":")[2])
+    ports = {p["name"]: p["containerPort"] for p in container["ports"]}
+    assert ports == {"grpc": 9090, "health": health_port}
+    readiness, liveness = container["readinessProbe"], container["livenessProbe"]
+    assert readiness["grpc"] == {"port": health_port}  # service "": the server as a whole
+    identity = identity_pb2.DESCRIPTOR.services_by_name["Identity"].full_name  # no grpc import
+    assert liveness["grpc"] == {"port": health_port, "service": identity}
+    service_ports = {p["targetPort"] for p in one(docs, "Service")["spec"]["ports"]}
+    assert service_ports == {"grpc"}, "the health port is for the kubelet only"
 
 
 def test_image_is_the_released_version_and_plugin_image_follows_it(docs: list[Doc]) -> None:
