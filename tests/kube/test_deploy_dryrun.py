@@ -23,7 +23,8 @@ from typing import Any
 import httpx
 import pytest
 import yaml
-from support import kubeplane
+from support import harnesspaths, kubeplane
+from support.kube_fixtures import skip_or_fail
 
 pytestmark = [pytest.mark.kube, pytest.mark.slow]
 
@@ -36,6 +37,7 @@ RESOURCES: dict[str, tuple[str, str, bool]] = {
     "Service": ("/api/v1", "services", True),
     "Deployment": ("/apis/apps/v1", "deployments", True),
     "PodDisruptionBudget": ("/apis/policy/v1", "poddisruptionbudgets", True),
+    "NetworkPolicy": ("/apis/networking.k8s.io/v1", "networkpolicies", True),
     "ClusterRole": ("/apis/rbac.authorization.k8s.io/v1", "clusterroles", False),
     "ClusterRoleBinding": ("/apis/rbac.authorization.k8s.io/v1", "clusterrolebindings", False),
     "Issuer": ("/apis/cert-manager.io/v1", "issuers", True),
@@ -141,6 +143,32 @@ def test_dry_run_rejects_a_misspelt_certificate_field(api: httpx.Client) -> None
     response = dry_run_apply(api, broken, NAMESPACE)
     assert response.status_code >= 400
     assert "dnsName" in response.text
+
+
+def test_network_policy_selects_the_pinned_operators_pods() -> None:
+    """The operator the harness installs (tests/harness/versions.env) is the one it admits.
+
+    Its `config/default` puts it in our namespace, and the Deployment's pod template there
+    carries every label the NetworkPolicy's `from` selector asks for.
+    """
+    try:
+        config = harnesspaths.cnpg_module_dir() / "config"
+    except harnesspaths.HarnessMissing as missing:
+        skip_or_fail(str(missing))
+        raise
+    docs = _load_renderer().render(ROOT / "deploy")
+    (policy,) = [d for d in docs if d["kind"] == "NetworkPolicy"]
+    (rule,) = policy["spec"]["ingress"]
+    (peer,) = rule["from"]
+    selector = peer["podSelector"]["matchLabels"]
+    (operator,) = [
+        d
+        for d in yaml.safe_load_all((config / "manager" / "manager.yaml").read_text())
+        if d and d["kind"] == "Deployment"
+    ]
+    assert selector.items() <= operator["spec"]["template"]["metadata"]["labels"].items()
+    default = yaml.safe_load((config / "default" / "kustomization.yaml").read_text())
+    assert default["namespace"] == policy["metadata"]["namespace"] == NAMESPACE
 
 
 @pytest.mark.parametrize(

@@ -109,8 +109,8 @@ def test_image_override_is_copied_into_plugin_image(tmp_path: Path) -> None:
 def test_core_kinds_pass_kubernetes_validate_strict(docs: list[Doc]) -> None:
     core = [d for d in docs if not d["apiVersion"].startswith("cert-manager.io/")]
     assert {d["kind"] for d in core} == {
-        "ClusterRole", "ClusterRoleBinding", "Deployment", "PodDisruptionBudget", "Service",
-        "ServiceAccount",
+        "ClusterRole", "ClusterRoleBinding", "Deployment", "NetworkPolicy", "PodDisruptionBudget",
+        "Service", "ServiceAccount",
     }  # fmt: skip
     for doc in core:
         kubernetes_validate.validate(doc, KUBERNETES_VERSION, strict=True)
@@ -293,6 +293,33 @@ def test_pod_meets_the_restricted_pod_security_standard(docs: list[Doc]) -> None
     assert not any("hostPath" in v for v in pod["volumes"])
     assert pod["automountServiceAccountToken"] is True
     assert pod["serviceAccountName"] == one(docs, "ServiceAccount")["metadata"]["name"]
+
+
+OPERATOR_POD_LABELS = {"app.kubernetes.io/name": "cloudnative-pg"}
+"""What CNPG's manifests label the operator's pod with (tests/kube/test_deploy_dryrun.py
+checks it against the pinned operator's own manifest)."""
+
+
+def test_network_policy_admits_only_the_operator_to_the_cnpg_i_port(docs: list[Doc]) -> None:
+    policy = one(docs, "NetworkPolicy")["spec"]
+    template = one(docs, "Deployment")["spec"]["template"]["metadata"]["labels"]
+    assert policy["podSelector"]["matchLabels"].items() <= template.items()
+    assert policy["podSelector"] == {
+        "matchLabels": one(docs, "Deployment")["spec"]["selector"]["matchLabels"]
+    }
+    assert policy["policyTypes"] == ["Ingress"], "egress stays open: the API server"
+    (rule,) = policy["ingress"]
+    assert rule["from"] == [{"podSelector": {"matchLabels": OPERATOR_POD_LABELS}}], (
+        "pods of the policy's own namespace only (no namespaceSelector, no ipBlock)"
+    )
+    service = one(docs, "Service")
+    (port,) = service["spec"]["ports"]
+    cnpg_i = int(service["metadata"]["annotations"]["cnpg.io/pluginPort"])
+    assert rule["ports"] == [{"port": cnpg_i, "protocol": "TCP"}]
+    assert port["port"] == cnpg_i
+    container_ports = {p["name"]: p["containerPort"] for p in plugin_container(docs)["ports"]}
+    assert container_ports[port["targetPort"]] == cnpg_i
+    assert container_ports["health"] != cnpg_i, "the health port is for the node's kubelet only"
 
 
 def test_pod_user_is_the_image_user() -> None:
