@@ -13,17 +13,17 @@ create: the answer must not depend on whether an earlier test (the session's plu
 
 from __future__ import annotations
 
-import importlib.util
 import json
+import shutil
+import subprocess
 from collections.abc import Iterator
 from pathlib import Path
-from types import ModuleType
 from typing import Any
 
 import httpx
 import pytest
 import yaml
-from support import harnesspaths, kubeplane
+from support import harnesspaths, kubeobjects, kubeplane
 from support.kube_fixtures import skip_or_fail
 
 pytestmark = [pytest.mark.kube, pytest.mark.slow]
@@ -31,6 +31,7 @@ pytestmark = [pytest.mark.kube, pytest.mark.slow]
 ROOT = Path(__file__).resolve().parents[2]
 NAMESPACE = "cnpg-system"
 EXAMPLES_NAMESPACE = "deploy-dryrun-examples"
+ADMISSION = "/apis/admissionregistration.k8s.io/v1"
 # kind -> (API path prefix, plural, namespaced)
 RESOURCES: dict[str, tuple[str, str, bool]] = {
     "ServiceAccount": ("/api/v1", "serviceaccounts", True),
@@ -42,20 +43,10 @@ RESOURCES: dict[str, tuple[str, str, bool]] = {
     "ClusterRoleBinding": ("/apis/rbac.authorization.k8s.io/v1", "clusterrolebindings", False),
     "Issuer": ("/apis/cert-manager.io/v1", "issuers", True),
     "Certificate": ("/apis/cert-manager.io/v1", "certificates", True),
+    "ValidatingAdmissionPolicy": (ADMISSION, "validatingadmissionpolicies", False),
+    "ValidatingAdmissionPolicyBinding": (ADMISSION, "validatingadmissionpolicybindings", False),
     "Cluster": ("/apis/postgresql.cnpg.io/v1", "clusters", True),
 }
-
-
-def _load_renderer() -> ModuleType:
-    """tests/unit/kustomize_lite.py, loaded by path (tests/unit is not a package)."""
-    spec = importlib.util.spec_from_file_location(
-        "kustomize_lite", ROOT / "tests" / "unit" / "kustomize_lite.py"
-    )
-    assert spec is not None
-    assert spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
 
 
 @pytest.fixture(scope="module")
@@ -118,7 +109,7 @@ def one_of(docs: list[dict[str, Any]], kind: str) -> dict[str, Any]:
 
 
 def test_every_deploy_manifest_is_accepted_by_the_api_server(api: httpx.Client) -> None:
-    docs = _load_renderer().render(ROOT / "deploy")
+    docs = kubeobjects.rendered_deploy()
     assert {d["kind"] for d in docs} == set(RESOURCES) - {"Cluster"}
     before = stored_versions(api, docs)
     assert before[object_path(one_of(docs, "ServiceAccount"), NAMESPACE)] is not None, (
@@ -136,8 +127,37 @@ def test_every_deploy_manifest_is_accepted_by_the_api_server(api: httpx.Client) 
     assert stored_versions(api, docs) == before, "a dry run persisted or changed something"
 
 
+def kubectls() -> list[str]:
+    """The node's kubectl (what the e2e suite applies deploy/ with) and the one on PATH."""
+    found = [str(path) for path in (shutil.which("kubectl"),) if path]
+    try:
+        node = harnesspaths.node_binaries().kubectl
+    except harnesspaths.HarnessMissing:
+        return found
+    return [*found, str(node)] if node.is_file() else found
+
+
+@pytest.mark.parametrize("kubectl", kubectls())
+def test_kubectl_apply_k_accepts_deploy(
+    api: httpx.Client, kube_plane: kubeplane.ControlPlane, kubectl: str
+) -> None:
+    """What the e2e suite and a user run, `kubectl apply -k deploy/`, with server dry run.
+
+    kubectl's kustomize gives the admission policy and its binding a namespace (its schema
+    predates them); the API server must drop it for these cluster-scoped kinds.
+    """
+    done = subprocess.run(
+        [kubectl, "--kubeconfig", str(kube_plane.admin_kubeconfig), "apply", "--dry-run=server",
+         "-k", str(ROOT / "deploy")],
+        capture_output=True, text=True, timeout=120, check=False,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    assert "validatingadmissionpolicy.admissionregistration.k8s.io/cnpg-wal-replica" in done.stdout
+    assert "networkpolicy.networking.k8s.io/cnpg-wal-replica" in done.stdout
+
+
 def test_dry_run_rejects_a_misspelt_certificate_field(api: httpx.Client) -> None:
-    docs = _load_renderer().render(ROOT / "deploy")
+    docs = kubeobjects.rendered_deploy()
     (server,) = [d for d in docs if d["metadata"]["name"] == "cnpg-wal-replica-server"]
     broken = {**server, "spec": {**server["spec"], "dnsName": ["typo"]}}
     response = dry_run_apply(api, broken, NAMESPACE)
@@ -156,7 +176,7 @@ def test_network_policy_selects_the_pinned_operators_pods() -> None:
     except harnesspaths.HarnessMissing as missing:
         skip_or_fail(str(missing))
         raise
-    docs = _load_renderer().render(ROOT / "deploy")
+    docs = kubeobjects.rendered_deploy()
     (policy,) = [d for d in docs if d["kind"] == "NetworkPolicy"]
     (rule,) = policy["spec"]["ingress"]
     (peer,) = rule["from"]

@@ -91,6 +91,9 @@ class PlaneOptions:
     authorization_mode: str = "RBAC"
     endpoint_reconciler: str = "none"
     serving_ips: tuple[str, ...] = ()
+    allow_privileged: bool = True
+    """As on kubeadm clusters: a privileged pod spec passes validation, so admission policies
+    (deploy/'s) see it."""
     extra_apiserver_args: tuple[str, ...] = ()
     extra_manager_args: tuple[str, ...] = ()
 
@@ -229,8 +232,15 @@ class ControlPlane:
         A watch still open has only its ResponseStarted event: it counts too.
         """
         with self.audit_log.open("rb") as log:
-            log.seek(since)
-            events = [json.loads(line) for line in log.read().splitlines() if line.strip()]
+            log.seek(max(since - 1, 0))
+            data = log.read()
+        # The API server may be writing a line at either end: only whole lines count. The
+        # byte before `since` is the newline of the line before it, or `since` fell inside a
+        # line that began earlier; either way the data up to the first newline goes.
+        if since > 0:
+            data = data[data.find(b"\n") + 1 :] if b"\n" in data else b""
+        lines = data.split(b"\n")[:-1]
+        events = [json.loads(line) for line in lines if line.strip()]
         complete = {e["auditID"] for e in events if e.get("stage") == "ResponseComplete"}
         return [
             event
@@ -465,6 +475,7 @@ def _launch(
             f"--kubelet-certificate-authority={plane.ca_cert}",
             "--kubelet-preferred-address-types=InternalIP",
             "--profiling=false",
+            f"--allow-privileged={str(options.allow_privileged).lower()}",
             *options.extra_apiserver_args,
         ],
         tied_to_parent,

@@ -7,6 +7,7 @@ the real CRDs in tests/kube/test_deploy_dryrun.py.
 
 from __future__ import annotations
 
+import os
 import re
 import shutil
 import subprocess
@@ -17,7 +18,7 @@ from typing import Any
 import kubernetes_validate
 import pytest
 import yaml
-from kustomize_lite import CLUSTER_SCOPED_KINDS, Doc, render
+from kustomize_lite import CLUSTER_SCOPED_KINDS, NAMESPACED_BY_KUSTOMIZE, Doc, render
 
 from cnpg_wal_replica import metadata
 from cnpg_wal_replica.plugin._pb import identity_pb2
@@ -86,7 +87,15 @@ def test_renderer_matches_kubectl_kustomize(docs: list[Doc]) -> None:
         ["kubectl", "kustomize", str(DEPLOY)], capture_output=True, text=True, check=True,
         timeout=60,
     ).stdout  # fmt: skip
-    assert by_identity(docs) == by_identity(list(yaml.safe_load_all(output)))
+    assert unscoped(by_identity(docs)) == unscoped(by_identity(list(yaml.safe_load_all(output))))
+
+
+def unscoped(docs: dict[tuple[str, str], Doc]) -> dict[tuple[str, str], Doc]:
+    """Without the namespace kustomize may or may not give cluster-scoped kinds it does not know."""
+    for (kind, _), doc in docs.items():
+        if kind in NAMESPACED_BY_KUSTOMIZE:
+            doc["metadata"].pop("namespace", None)
+    return docs
 
 
 def test_image_override_is_copied_into_plugin_image(tmp_path: Path) -> None:
@@ -97,10 +106,29 @@ def test_image_override_is_copied_into_plugin_image(tmp_path: Path) -> None:
         {"name": IMAGE_REPOSITORY, "newName": "registry.example/wal", "newTag": "9.9.9"}
     ]
     (overlay / "kustomization.yaml").write_text(yaml.safe_dump(kustomization))
-    container = plugin_container(render(overlay))
+    rendered = render(overlay)
+    container = plugin_container(rendered)
     env = {e["name"]: e.get("value") for e in container["env"]}
     assert container["image"] == "registry.example/wal:9.9.9"
     assert env["PLUGIN_IMAGE"] == "registry.example/wal:9.9.9"
+    assert policy_variables(rendered)["pluginImage"] == "'registry.example/wal:9.9.9'"
+
+
+def test_namespace_change_is_copied_into_the_policys_user(tmp_path: Path) -> None:
+    overlay = tmp_path / "deploy"
+    shutil.copytree(DEPLOY, overlay)
+    kustomization = yaml.safe_load((overlay / "kustomization.yaml").read_text())
+    kustomization["namespace"] = "postgres-operator"
+    (overlay / "kustomization.yaml").write_text(yaml.safe_dump(kustomization))
+    (condition,) = one(render(overlay), "ValidatingAdmissionPolicy")["spec"]["matchConditions"]
+    assert condition["expression"] == (
+        "request.userInfo.username == 'system:serviceaccount:postgres-operator:cnpg-wal-replica'"
+    )
+
+
+def policy_variables(docs: list[Doc]) -> dict[str, str]:
+    policy = one(docs, "ValidatingAdmissionPolicy")["spec"]
+    return {v["name"]: v["expression"] for v in policy["variables"]}
 
 
 # --- schemas ---------------------------------------------------------------------------
@@ -110,7 +138,8 @@ def test_core_kinds_pass_kubernetes_validate_strict(docs: list[Doc]) -> None:
     core = [d for d in docs if not d["apiVersion"].startswith("cert-manager.io/")]
     assert {d["kind"] for d in core} == {
         "ClusterRole", "ClusterRoleBinding", "Deployment", "NetworkPolicy", "PodDisruptionBudget",
-        "Service", "ServiceAccount",
+        "Service", "ServiceAccount", "ValidatingAdmissionPolicy",
+        "ValidatingAdmissionPolicyBinding",
     }  # fmt: skip
     for doc in core:
         kubernetes_validate.validate(doc, KUBERNETES_VERSION, strict=True)
@@ -148,6 +177,8 @@ def test_cert_manager_kinds_are_structurally_valid(docs: list[Doc]) -> None:
 
 def test_namespaced_objects_are_in_the_operator_namespace(docs: list[Doc]) -> None:
     for doc in docs:
+        if doc["kind"] in NAMESPACED_BY_KUSTOMIZE:
+            continue  # cluster-scoped: the API server drops what kustomize sets
         if doc["kind"] in CLUSTER_SCOPED_KINDS:
             assert "namespace" not in doc["metadata"]
         else:
@@ -359,3 +390,69 @@ def test_cluster_role_binding_binds_the_plugin_service_account(docs: list[Doc]) 
     assert binding["subjects"] == [
         {"kind": "ServiceAccount", "name": account["name"], "namespace": account["namespace"]}
     ]
+
+
+# --- admission policy --------------------------------------------------------------------
+
+
+def test_admission_policy_binds_to_the_plugin_user_and_image(docs: list[Doc]) -> None:
+    policy = one(docs, "ValidatingAdmissionPolicy")["spec"]
+    account = one(docs, "ServiceAccount")["metadata"]
+    user = f"system:serviceaccount:{account['namespace']}:{account['name']}"
+    assert policy["matchConditions"] == [
+        {"name": "plugin-service-account", "expression": f"request.userInfo.username == '{user}'"}
+    ], "every other user's requests are not evaluated at all"
+    assert policy_variables(docs)["pluginImage"] == f"'{plugin_container(docs)['image']}'"
+    assert policy["failurePolicy"] == "Fail"
+    rules = {
+        (group, resource): set(rule["operations"])
+        for rule in policy["matchConstraints"]["resourceRules"]
+        for group in rule["apiGroups"]
+        for resource in rule["resources"]
+    }
+    assert rules == {
+        ("apps", "deployments"): {"CREATE", "UPDATE"},
+        ("batch", "jobs"): {"CREATE", "UPDATE"},
+    }
+    binding = one(docs, "ValidatingAdmissionPolicyBinding")["spec"]
+    assert binding == {"policyName": "cnpg-wal-replica", "validationActions": ["Deny"]}, (
+        "every namespace, kube-system included; no params to go missing"
+    )
+    for validation in policy["validations"]:
+        assert "messageExpression" in validation, validation["expression"]
+
+
+def installation_yaml_blocks() -> list[Any]:
+    text = (ROOT / "docs" / "installation.md").read_text()
+    return [yaml.safe_load(b) for b in re.findall(r"```yaml\n(.*?)```", text, flags=re.S)]
+
+
+def test_the_documented_overlay_repeats_every_replacement() -> None:
+    shipped = yaml.safe_load((DEPLOY / "kustomization.yaml").read_text())["replacements"]
+    (overlay,) = [b for b in installation_yaml_blocks() if "replacements" in b]
+    assert overlay["replacements"] == shipped
+
+
+def test_extra_images_is_where_the_documented_patch_expects_it(docs: list[Doc]) -> None:
+    policy = one(docs, "ValidatingAdmissionPolicy")["spec"]
+    (overlay,) = [b for b in installation_yaml_blocks() if "patches" in b]
+    (patch,) = overlay["patches"]
+    test, replace = yaml.safe_load(patch["patch"])
+    assert test["op"] == "test"
+    index = int(test["path"].split("/")[3])
+    assert policy["variables"][index]["name"] == test["value"] == "extraImages"
+    assert replace["path"] == f"/spec/variables/{index}/expression"
+
+
+@pytest.mark.skipif(shutil.which("kubectl") is None, reason="kubectl not installed")
+def test_the_documented_extra_images_patch_renders(tmp_path: Path) -> None:
+    (overlay,) = [b for b in installation_yaml_blocks() if "patches" in b]
+    kustomization = {"resources": [os.path.relpath(DEPLOY, tmp_path)], **overlay}
+    (tmp_path / "kustomization.yaml").write_text(yaml.safe_dump(kustomization))
+    output = subprocess.run(
+        ["kubectl", "kustomize", str(tmp_path)], capture_output=True, text=True, check=True,
+        timeout=60,
+    ).stdout  # fmt: skip
+    variables = policy_variables(list(yaml.safe_load_all(output)))
+    assert variables["extraImages"] == "['registry.example/receiver:1.2']"
+    assert variables["pluginImage"] == f"'{IMAGE_REPOSITORY}:{metadata.VERSION}'"
