@@ -228,19 +228,29 @@ async def test_serves_identity_before_the_core_is_open(pki: Pki, tmp_path: Path)
         await asyncio.wait_for(server, timeout=10)
 
 
-def test_serve_on_a_port_in_use_is_one_plain_error(pki: Pki, tmp_path: Path) -> None:
+@pytest.mark.parametrize(
+    ("flag", "refusal"),
+    [
+        ("--server-address", ": address in use or invalid"),
+        ("--health-address", " for the health port: address in use or invalid"),
+    ],
+)
+def test_serve_on_a_port_in_use_is_one_plain_error(
+    pki: Pki, tmp_path: Path, flag: str, refusal: str
+) -> None:
     """The message docs/troubleshooting.md lists, exit status 1, no traceback."""
     tls = pki.write_tls_files(tmp_path)
     with socket.socket() as busy:
         busy.bind(("127.0.0.1", 0))
         busy.listen()
         address = f"127.0.0.1:{busy.getsockname()[1]}"
-        argv = [*WITH_DOUBLE, "--log-format", "json", "--server-address", address]
+        argv = [*WITH_DOUBLE, "--log-format", "json", "--server-address", "127.0.0.1:0"]
+        argv += [flag, address]  # the later --server-address wins
         argv += ["--server-cert", str(tls.server_cert), "--server-key", str(tls.server_key)]
         argv += ["--client-cert", str(tls.client_cert)]
         done = subprocess.run(argv, capture_output=True, timeout=30, check=False, text=True)
     assert done.returncode == 1, done.stderr
-    assert f"Error: cannot listen on {address!r}: address in use or invalid" in done.stderr
+    assert f"Error: cannot listen on {address!r}{refusal}" in done.stderr
     assert "Traceback" not in done.stderr
     (error,) = [line for line in done.stderr.splitlines() if line.startswith("Error: ")]
     assert not undocumented([error])

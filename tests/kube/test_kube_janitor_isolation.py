@@ -35,16 +35,6 @@ LONG = "long-" + "n" * (CNPG_MAX_NAME - 5)
 
 
 ADMISSION = "/apis/admissionregistration.k8s.io/v1"
-NO_JOB = {
-    "apiVersion": "batch/v1",
-    "kind": "Job",
-    "metadata": {"name": "probe"},
-    "spec": {
-        "template": {
-            "spec": {"restartPolicy": "Never", "containers": [{"name": "c", "image": "x"}]}
-        }
-    },
-}
 
 
 @pytest_asyncio.fixture(loop_scope="session")
@@ -94,7 +84,9 @@ async def refusing_namespace(
             assert created.status_code == 201, created.text
         deadline = time.monotonic() + 20
         while http.post(
-            f"/apis/batch/v1/namespaces/{name}/jobs", params={"dryRun": "All"}, json=NO_JOB
+            f"/apis/batch/v1/namespaces/{name}/jobs",
+            params={"dryRun": "All"},
+            json=kubeobjects.bare_job(),
         ).is_success:  # the policy takes a moment to be in force
             assert time.monotonic() < deadline, "the admission policy never applied"
             await asyncio.sleep(0.2)

@@ -7,7 +7,6 @@ server's audit log, not from the plugin's own bookkeeping.
 
 from __future__ import annotations
 
-import asyncio
 from typing import Any
 
 import pytest
@@ -15,13 +14,13 @@ from lightkube import AsyncClient
 from lightkube.models.meta_v1 import ObjectMeta
 from lightkube.resources.apps_v1 import Deployment
 from lightkube.resources.batch_v1 import Job
-from lightkube.resources.core_v1 import Namespace, PersistentVolumeClaim
+from lightkube.resources.core_v1 import PersistentVolumeClaim
 from lightkube.resources.storage_v1 import StorageClass
 from lightkube.types import PatchType
 from support import kubeobjects
 from support.kubeobjects import Cluster
 from support.kubeplane import ControlPlane
-from support.kubewait import wait_for_audit, wait_until_gone
+from support.kubewait import settle_audit, wait_until_gone
 
 from cnpg_wal_replica.kube.janitor import Janitor
 from cnpg_wal_replica.metadata import LABEL_KEPT
@@ -64,15 +63,7 @@ async def plugin_writes_during(
     """Run `action`; return the writes the plugin's user made (audit log) while it ran."""
     offset = plane.audit_offset()
     await action
-    # A sentinel write by the admin marks the end: once it is logged, earlier events are too.
-    await client.patch(
-        Namespace,
-        namespace,
-        {"metadata": {"labels": {"sentinel": str(offset)}}},
-        patch_type=PatchType.MERGE,
-    )
-    await wait_for_audit(plane, offset, "kube-harness-admin", minimum=1)
-    await asyncio.sleep(0.2)
+    await settle_audit(plane, client, namespace, offset)
     return plane.audit_writes(offset, user=kubeobjects.PLUGIN_USER)
 
 

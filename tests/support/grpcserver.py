@@ -85,6 +85,24 @@ def secure_channel(
     return grpc.aio.secure_channel(f"127.0.0.1:{port}", credentials, options=options)
 
 
+async def kubelet_grpc_probe(port: int, service: str = "") -> bool:
+    """What a kubelet `grpc` probe does: a plain-text Health/Check; success only if SERVING.
+
+    Like the kubelet's prober (pkg/probe/grpc), any error (refused, timeout, UNIMPLEMENTED,
+    NOT_FOUND) is a failure.
+    """
+    from grpc_health.v1 import health_pb2, health_pb2_grpc
+
+    async with grpc.aio.insecure_channel(f"127.0.0.1:{port}") as channel:
+        try:
+            reply = await health_pb2_grpc.HealthStub(channel).Check(
+                health_pb2.HealthCheckRequest(service=service), timeout=1
+            )
+        except grpc.aio.AioRpcError:
+            return False
+    return bool(reply.status == health_pb2.HealthCheckResponse.SERVING)
+
+
 @dataclass
 class Running:
     plugin: PluginServer

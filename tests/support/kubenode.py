@@ -308,10 +308,7 @@ def start(*, tied_to_parent: bool = True, forward_port: int = 0) -> Node:
         authorization_mode="Node,RBAC",
         endpoint_reconciler="lease",
         serving_ips=(nodeconfig.NODE_IP,),
-        extra_apiserver_args=(
-            "--enable-admission-plugins=NodeRestriction",
-            "--allow-privileged=true",
-        ),
+        extra_apiserver_args=("--enable-admission-plugins=NodeRestriction",),
     )
     plane = kubeplane.start(
         tied_to_parent=tied_to_parent,

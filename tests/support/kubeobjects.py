@@ -7,6 +7,7 @@ schema installed by `kubeplane`, so a Cluster these helpers create is one CNPG w
 from __future__ import annotations
 
 import copy
+import importlib.util
 import json
 from pathlib import Path
 from typing import Any
@@ -30,6 +31,20 @@ PLUGIN_NAMESPACE = "cnpg-system"
 PLUGIN_SERVICE_ACCOUNT = "cnpg-wal-replica"
 PLUGIN_USER = f"system:serviceaccount:{PLUGIN_NAMESPACE}:{PLUGIN_SERVICE_ACCOUNT}"
 POSTGRES_IMAGE = "ghcr.io/cloudnative-pg/postgresql:16.4"
+
+
+def bare_job(name: str = "probe") -> dict[str, Any]:
+    """The smallest Job the API server accepts; admission policies in tests refuse it."""
+    return {
+        "apiVersion": "batch/v1",
+        "kind": "Job",
+        "metadata": {"name": name},
+        "spec": {
+            "template": {
+                "spec": {"restartPolicy": "Never", "containers": [{"name": "c", "image": "x"}]}
+            }
+        },
+    }
 
 
 def cluster_manifest(
@@ -140,6 +155,19 @@ def _merge_patch() -> Any:
     return PatchType.MERGE
 
 
+def rendered_deploy(directory: Path = REPO_ROOT / "deploy") -> list[dict[str, Any]]:
+    """`deploy/` as `kubectl apply -k` sends it, rendered by tests/unit/kustomize_lite.py."""
+    spec = importlib.util.spec_from_file_location(
+        "kustomize_lite", REPO_ROOT / "tests" / "unit" / "kustomize_lite.py"
+    )
+    assert spec is not None
+    assert spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    docs: list[dict[str, Any]] = module.render(directory)
+    return docs
+
+
 def shipped_cluster_roles(root: Path = REPO_ROOT / "deploy") -> list[dict[str, Any]]:
     """Every ClusterRole document in `deploy/**/*.yaml`, as shipped."""
     roles = []
@@ -180,11 +208,18 @@ async def install_plugin_identity(
                 ],
             ),
         )
+    return await service_account_token(client, PLUGIN_SERVICE_ACCOUNT, PLUGIN_NAMESPACE, audience)
+
+
+async def service_account_token(
+    client: AsyncClient, name: str, namespace: str, audience: str | None = None
+) -> str:
+    """A token of ServiceAccount `namespace`/`name` (TokenRequest, valid for a day)."""
     request = ServiceAccount.Token(
-        metadata=ObjectMeta(name=PLUGIN_SERVICE_ACCOUNT, namespace=PLUGIN_NAMESPACE),
+        metadata=ObjectMeta(name=name, namespace=namespace),
         spec=TokenRequestSpec(audiences=[audience] if audience else [], expirationSeconds=86400),
     )
-    token = await client.create(request, PLUGIN_SERVICE_ACCOUNT, namespace=PLUGIN_NAMESPACE)
+    token = await client.create(request, name, namespace=namespace)
     assert token.status is not None
     return str(token.status.token)
 

@@ -6,7 +6,8 @@ garbage collector, namespace, serviceaccount and token controllers with per-cont
 credentials, so owner references really delete dependents. CRDs are installed before the
 controller manager starts, so the garbage collector watches them from its first sync.
 The API server writes an audit log of every write (create/update/patch/delete), which tests
-read to prove that a reconcile wrote nothing.
+read to prove that a reconcile wrote nothing, and of every request, reads included, of the
+plugin's ServiceAccount (`READS_AUDITED_FOR`), from which a test derives the RBAC it needs.
 
 `start()` ties the processes to the caller (they die with it, and `stop()` runs at exit);
 `python tests/support/kubeplane.py up|down` runs one detached for use by hand
@@ -53,12 +54,16 @@ CONTROLLERS = ",".join(
         "persistentvolumeclaim-protection-controller",
     ]
 )
+WRITE_VERBS = ("create", "update", "patch", "delete", "deletecollection")
+READS_AUDITED_FOR = ("system:serviceaccount:cnpg-system:cnpg-wal-replica",)
+"""Users whose reads (get, list, watch) are audited too: the plugin (`kubeobjects`)."""
 AUDIT_POLICY = {
     "apiVersion": "audit.k8s.io/v1",
     "kind": "Policy",
     "omitStages": ["RequestReceived"],
     "rules": [
-        {"level": "Metadata", "verbs": ["create", "update", "patch", "delete", "deletecollection"]},
+        {"level": "Metadata", "users": list(READS_AUDITED_FOR)},
+        {"level": "Metadata", "verbs": list(WRITE_VERBS)},
         {"level": "None"},
     ],
 }
@@ -86,6 +91,9 @@ class PlaneOptions:
     authorization_mode: str = "RBAC"
     endpoint_reconciler: str = "none"
     serving_ips: tuple[str, ...] = ()
+    allow_privileged: bool = True
+    """As on kubeadm clusters: a privileged pod spec passes validation, so admission policies
+    (deploy/'s) see it."""
     extra_apiserver_args: tuple[str, ...] = ()
     extra_manager_args: tuple[str, ...] = ()
 
@@ -216,13 +224,31 @@ class ControlPlane:
 
     def audit_writes(self, since: int = 0, user: str | None = None) -> list[dict[str, Any]]:
         """Write requests (create/update/patch/delete) logged after byte offset `since`."""
+        return [e for e in self.audit_requests(since, user) if e.get("verb") in WRITE_VERBS]
+
+    def audit_requests(self, since: int = 0, user: str | None = None) -> list[dict[str, Any]]:
+        """Every audited request completed after byte offset `since` (reads: `READS_AUDITED_FOR`).
+
+        A watch still open has only its ResponseStarted event: it counts too.
+        """
         with self.audit_log.open("rb") as log:
-            log.seek(since)
-            events = [json.loads(line) for line in log.read().splitlines() if line.strip()]
+            log.seek(max(since - 1, 0))
+            data = log.read()
+        # The API server may be writing a line at either end: only whole lines count. The
+        # byte before `since` is the newline of the line before it, or `since` fell inside a
+        # line that began earlier; either way the data up to the first newline goes.
+        if since > 0:
+            data = data[data.find(b"\n") + 1 :] if b"\n" in data else b""
+        lines = data.split(b"\n")[:-1]
+        events = [json.loads(line) for line in lines if line.strip()]
+        complete = {e["auditID"] for e in events if e.get("stage") == "ResponseComplete"}
         return [
             event
             for event in events
-            if event.get("stage") == "ResponseComplete"
+            if (
+                event.get("stage") == "ResponseComplete"
+                or (event.get("stage") == "ResponseStarted" and event["auditID"] not in complete)
+            )
             and (user is None or event.get("user", {}).get("username") == user)
         ]
 
@@ -449,6 +475,7 @@ def _launch(
             f"--kubelet-certificate-authority={plane.ca_cert}",
             "--kubelet-preferred-address-types=InternalIP",
             "--profiling=false",
+            f"--allow-privileged={str(options.allow_privileged).lower()}",
             *options.extra_apiserver_args,
         ],
         tied_to_parent,

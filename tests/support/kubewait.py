@@ -8,6 +8,8 @@ from typing import Any
 import pytest
 from lightkube import AsyncClient
 from lightkube.core.exceptions import ApiError
+from lightkube.resources.core_v1 import Namespace
+from lightkube.types import PatchType
 
 from support.kubeplane import ControlPlane
 
@@ -40,3 +42,21 @@ async def wait_for_audit(
         if len(writes) >= minimum or loop.time() > deadline:
             return writes
         await asyncio.sleep(0.05)
+
+
+async def settle_audit(
+    plane: ControlPlane, admin: AsyncClient, namespace: str, offset: int
+) -> None:
+    """Return once every request made before the call is in the audit log.
+
+    A sentinel write by the admin (a label on `namespace`) marks the end: once it is logged,
+    earlier events are too.
+    """
+    await admin.patch(
+        Namespace,
+        namespace,
+        {"metadata": {"labels": {"sentinel": str(offset)}}},
+        patch_type=PatchType.MERGE,
+    )
+    await wait_for_audit(plane, offset, "kube-harness-admin", minimum=1)
+    await asyncio.sleep(0.2)

@@ -2,7 +2,8 @@
 
 CI may have no kustomize binary, so the manifest tests render with this instead. It supports
 `resources` (files only), `namespace`, `labels` (without selectors), `images` and
-`replacements` with `[key=value]` path segments, and refuses anything else, so a new
+`replacements` with `[key=value]` path segments and the `delimiter`/`index` options, and
+refuses anything else, so a new
 kustomize feature in deploy/ cannot be silently ignored. test_manifests.py checks it against
 `kubectl kustomize` wherever that exists.
 """
@@ -33,6 +34,11 @@ CLUSTER_SCOPED_KINDS = {
     "StorageClass",
     "ValidatingWebhookConfiguration",
 }
+NAMESPACED_BY_KUSTOMIZE = {"ValidatingAdmissionPolicy", "ValidatingAdmissionPolicyBinding"}
+"""Cluster-scoped kinds that kustomize 5.5's built-in schema (older than them) does not know:
+it gives them `namespace:` like any namespaced kind. The API server clears it for a
+cluster-scoped kind (apiserver handlers: EnsureObjectNamespaceMatchesRequestNamespace); a
+newer kustomize may leave it out. This renderer sets it, as kubectl 1.32 does."""
 
 
 class UnsupportedKustomizationError(ValueError):
@@ -132,9 +138,22 @@ def _replace(docs: list[Doc], replacement: dict[str, Any]) -> None:
     (origin,) = _select(docs, source)
     value = copy.deepcopy(_get(origin, source.get("fieldPath", "metadata.name")))
     for target in replacement["targets"]:
-        if set(target) - {"select", "fieldPaths"}:
-            raise UnsupportedKustomizationError(f"replacement target options: {sorted(target)}")
+        if set(target) - {"select", "fieldPaths", "options"}:
+            raise UnsupportedKustomizationError(f"replacement target keys: {sorted(target)}")
+        options = target.get("options", {})
+        if set(options) - {"delimiter", "index"}:
+            raise UnsupportedKustomizationError(f"replacement options: {sorted(options)}")
         for doc in _select(docs, target["select"]):
             for field_path in target["fieldPaths"]:
                 holder, key = _walk(doc, _segments(field_path), create=True)
-                holder[key] = value
+                holder[key] = _part_replaced(holder[key], value, options) if options else value
+
+
+def _part_replaced(current: str, value: str, options: dict[str, Any]) -> str:
+    """kustomize's `delimiter`/`index`: replace one part of the target split at the delimiter."""
+    parts = current.split(options["delimiter"])
+    index = options.get("index", 0)
+    if not 0 <= index < len(parts):
+        raise UnsupportedKustomizationError(f"index {index} outside {current!r}")
+    parts[index] = value
+    return str(options["delimiter"]).join(parts)

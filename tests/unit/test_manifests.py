@@ -7,6 +7,7 @@ the real CRDs in tests/kube/test_deploy_dryrun.py.
 
 from __future__ import annotations
 
+import os
 import re
 import shutil
 import subprocess
@@ -17,9 +18,10 @@ from typing import Any
 import kubernetes_validate
 import pytest
 import yaml
-from kustomize_lite import CLUSTER_SCOPED_KINDS, Doc, render
+from kustomize_lite import CLUSTER_SCOPED_KINDS, NAMESPACED_BY_KUSTOMIZE, Doc, render
 
 from cnpg_wal_replica import metadata
+from cnpg_wal_replica.plugin._pb import identity_pb2
 
 ROOT = Path(__file__).resolve().parents[2]
 DEPLOY = ROOT / "deploy"
@@ -28,14 +30,14 @@ NAMESPACE = "cnpg-system"
 IMAGE_REPOSITORY = "ghcr.io/documentdb/cnpg-wal-replica"
 
 EXPECTED_RULES = {
-    ("apps", "deployments"): {"get", "list", "watch", "create", "patch", "update", "delete"},
-    ("", "persistentvolumeclaims"): {"get", "list", "watch", "create", "patch", "update"},
-    ("", "events"): {"create", "patch"},
-    ("events.k8s.io", "events"): {"create", "patch"},
-    ("batch", "jobs"): {"get", "list", "create", "delete"},
-    ("postgresql.cnpg.io", "clusters"): {"get", "list", "watch"},
+    ("apps", "deployments"): {"get", "list", "watch", "create", "patch", "delete"},
+    ("", "persistentvolumeclaims"): {"get", "list", "watch", "create", "patch"},
+    ("", "events"): {"create"},
+    ("batch", "jobs"): {"create", "delete"},
+    ("postgresql.cnpg.io", "clusters"): {"list"},
 }
-"""The whole API surface of the plugin server. Widening it is a reviewed decision."""
+"""The whole API surface of the plugin server. Widening it is a reviewed decision;
+tests/kube/test_kube_rbac.py checks that the plugin's requests need exactly this."""
 
 CERTIFICATE_SPEC_KEYS = {
     "additionalOutputFormats", "commonName", "dnsNames", "duration", "emailAddresses",
@@ -85,7 +87,15 @@ def test_renderer_matches_kubectl_kustomize(docs: list[Doc]) -> None:
         ["kubectl", "kustomize", str(DEPLOY)], capture_output=True, text=True, check=True,
         timeout=60,
     ).stdout  # fmt: skip
-    assert by_identity(docs) == by_identity(list(yaml.safe_load_all(output)))
+    assert unscoped(by_identity(docs)) == unscoped(by_identity(list(yaml.safe_load_all(output))))
+
+
+def unscoped(docs: dict[tuple[str, str], Doc]) -> dict[tuple[str, str], Doc]:
+    """Without the namespace kustomize may or may not give cluster-scoped kinds it does not know."""
+    for (kind, _), doc in docs.items():
+        if kind in NAMESPACED_BY_KUSTOMIZE:
+            doc["metadata"].pop("namespace", None)
+    return docs
 
 
 def test_image_override_is_copied_into_plugin_image(tmp_path: Path) -> None:
@@ -96,10 +106,29 @@ def test_image_override_is_copied_into_plugin_image(tmp_path: Path) -> None:
         {"name": IMAGE_REPOSITORY, "newName": "registry.example/wal", "newTag": "9.9.9"}
     ]
     (overlay / "kustomization.yaml").write_text(yaml.safe_dump(kustomization))
-    container = plugin_container(render(overlay))
+    rendered = render(overlay)
+    container = plugin_container(rendered)
     env = {e["name"]: e.get("value") for e in container["env"]}
     assert container["image"] == "registry.example/wal:9.9.9"
     assert env["PLUGIN_IMAGE"] == "registry.example/wal:9.9.9"
+    assert policy_variables(rendered)["pluginImage"] == "'registry.example/wal:9.9.9'"
+
+
+def test_namespace_change_is_copied_into_the_policys_user(tmp_path: Path) -> None:
+    overlay = tmp_path / "deploy"
+    shutil.copytree(DEPLOY, overlay)
+    kustomization = yaml.safe_load((overlay / "kustomization.yaml").read_text())
+    kustomization["namespace"] = "postgres-operator"
+    (overlay / "kustomization.yaml").write_text(yaml.safe_dump(kustomization))
+    (condition,) = one(render(overlay), "ValidatingAdmissionPolicy")["spec"]["matchConditions"]
+    assert condition["expression"] == (
+        "request.userInfo.username == 'system:serviceaccount:postgres-operator:cnpg-wal-replica'"
+    )
+
+
+def policy_variables(docs: list[Doc]) -> dict[str, str]:
+    policy = one(docs, "ValidatingAdmissionPolicy")["spec"]
+    return {v["name"]: v["expression"] for v in policy["variables"]}
 
 
 # --- schemas ---------------------------------------------------------------------------
@@ -108,8 +137,9 @@ def test_image_override_is_copied_into_plugin_image(tmp_path: Path) -> None:
 def test_core_kinds_pass_kubernetes_validate_strict(docs: list[Doc]) -> None:
     core = [d for d in docs if not d["apiVersion"].startswith("cert-manager.io/")]
     assert {d["kind"] for d in core} == {
-        "ClusterRole", "ClusterRoleBinding", "Deployment", "PodDisruptionBudget", "Service",
-        "ServiceAccount",
+        "ClusterRole", "ClusterRoleBinding", "Deployment", "NetworkPolicy", "PodDisruptionBudget",
+        "Service", "ServiceAccount", "ValidatingAdmissionPolicy",
+        "ValidatingAdmissionPolicyBinding",
     }  # fmt: skip
     for doc in core:
         kubernetes_validate.validate(doc, KUBERNETES_VERSION, strict=True)
@@ -147,6 +177,8 @@ def test_cert_manager_kinds_are_structurally_valid(docs: list[Doc]) -> None:
 
 def test_namespaced_objects_are_in_the_operator_namespace(docs: list[Doc]) -> None:
     for doc in docs:
+        if doc["kind"] in NAMESPACED_BY_KUSTOMIZE:
+            continue  # cluster-scoped: the API server drops what kustomize sets
         if doc["kind"] in CLUSTER_SCOPED_KINDS:
             assert "namespace" not in doc["metadata"]
         else:
@@ -163,9 +195,9 @@ def test_service_is_discoverable_by_the_operator(docs: list[Doc]) -> None:
     (port,) = service["spec"]["ports"]
     assert annotations["cnpg.io/pluginPort"] == str(port["port"]) == "9090"
     container = plugin_container(docs)
-    (container_port,) = container["ports"]
-    assert port["targetPort"] == container_port["name"]
-    assert container_port["containerPort"] == 9090
+    ports = {p["name"]: p["containerPort"] for p in container["ports"]}
+    assert ports[port["targetPort"]] == 9090
+    assert "--server-address=:9090" in container["args"]
     template = one(docs, "Deployment")["spec"]["template"]["metadata"]["labels"]
     assert service["spec"]["selector"].items() <= template.items()
 
@@ -205,7 +237,28 @@ def test_secret_names_agree_across_service_certificates_and_deployment(docs: lis
         "--server-key=/server/tls.key",
         "--client-cert=/client/tls.crt",
         "--server-address=:9090",
+        "--health-address=:9091",
     ]
+
+
+def test_secret_volumes_hold_only_the_files_serve_reads(docs: list[Doc]) -> None:
+    """The client Secret's private key (the operator's) never reaches the plugin's pod."""
+    pod = one(docs, "Deployment")["spec"]["template"]["spec"]
+    container = plugin_container(docs)
+    mounts = {m["name"]: m["mountPath"] for m in container["volumeMounts"]}
+    read: dict[str, set[str]] = {}
+    for arg in container["args"]:
+        flag, _, value = arg.partition("=")
+        if flag in ("--server-cert", "--server-key", "--client-cert"):
+            directory, _, file = value.rpartition("/")
+            read.setdefault(directory, set()).add(file)
+    secrets = [v for v in pod["volumes"] if "secret" in v]
+    assert {mounts[v["name"]] for v in secrets} == set(read)
+    for volume in secrets:
+        items = volume["secret"]["items"]
+        assert all(item["key"] == item["path"] for item in items)
+        assert {item["path"] for item in items} == read[mounts[volume["name"]]], volume["name"]
+    assert read["/client"] == {"tls.crt"}
 
 
 # --- availability ------------------------------------------------------------------------
@@ -225,10 +278,23 @@ def test_plugin_server_is_highly_available(docs: list[Doc]) -> None:
     assert pdb["minAvailable"] == 1
     assert pdb["selector"]["matchLabels"] == spec["selector"]["matchLabels"]
     container = plugin_container(docs)
-    for probe in ("readinessProbe", "livenessProbe"):
-        assert container[probe]["tcpSocket"]["port"] == "grpc"
     for section in ("requests", "limits"):
         assert {"cpu", "memory"} <= set(container["resources"][section])
+
+
+def test_probes_ask_the_plain_text_health_port_what_the_server_reports(docs: list[Doc]) -> None:
+    """Ready: the overall status (SERVING once every CNPG-I service is). Alive: Identity."""
+    container = plugin_container(docs)
+    (health_address,) = [a for a in container["args"] if a.startswith("--health-address=")]
+    health_port = int(health_address.rpartition(":")[2])
+    ports = {p["name"]: p["containerPort"] for p in container["ports"]}
+    assert ports == {"grpc": 9090, "health": health_port}
+    readiness, liveness = container["readinessProbe"], container["livenessProbe"]
+    assert readiness["grpc"] == {"port": health_port}  # service "": the server as a whole
+    identity = identity_pb2.DESCRIPTOR.services_by_name["Identity"].full_name  # no grpc import
+    assert liveness["grpc"] == {"port": health_port, "service": identity}
+    service_ports = {p["targetPort"] for p in one(docs, "Service")["spec"]["ports"]}
+    assert service_ports == {"grpc"}, "the health port is for the kubelet only"
 
 
 def test_image_is_the_released_version_and_plugin_image_follows_it(docs: list[Doc]) -> None:
@@ -258,6 +324,33 @@ def test_pod_meets_the_restricted_pod_security_standard(docs: list[Doc]) -> None
     assert not any("hostPath" in v for v in pod["volumes"])
     assert pod["automountServiceAccountToken"] is True
     assert pod["serviceAccountName"] == one(docs, "ServiceAccount")["metadata"]["name"]
+
+
+OPERATOR_POD_LABELS = {"app.kubernetes.io/name": "cloudnative-pg"}
+"""What CNPG's manifests label the operator's pod with (tests/kube/test_deploy_dryrun.py
+checks it against the pinned operator's own manifest)."""
+
+
+def test_network_policy_admits_only_the_operator_to_the_cnpg_i_port(docs: list[Doc]) -> None:
+    policy = one(docs, "NetworkPolicy")["spec"]
+    template = one(docs, "Deployment")["spec"]["template"]["metadata"]["labels"]
+    assert policy["podSelector"]["matchLabels"].items() <= template.items()
+    assert policy["podSelector"] == {
+        "matchLabels": one(docs, "Deployment")["spec"]["selector"]["matchLabels"]
+    }
+    assert policy["policyTypes"] == ["Ingress"], "egress stays open: the API server"
+    (rule,) = policy["ingress"]
+    assert rule["from"] == [{"podSelector": {"matchLabels": OPERATOR_POD_LABELS}}], (
+        "pods of the policy's own namespace only (no namespaceSelector, no ipBlock)"
+    )
+    service = one(docs, "Service")
+    (port,) = service["spec"]["ports"]
+    cnpg_i = int(service["metadata"]["annotations"]["cnpg.io/pluginPort"])
+    assert rule["ports"] == [{"port": cnpg_i, "protocol": "TCP"}]
+    assert port["port"] == cnpg_i
+    container_ports = {p["name"]: p["containerPort"] for p in plugin_container(docs)["ports"]}
+    assert container_ports[port["targetPort"]] == cnpg_i
+    assert container_ports["health"] != cnpg_i, "the health port is for the node's kubelet only"
 
 
 def test_pod_user_is_the_image_user() -> None:
@@ -297,3 +390,69 @@ def test_cluster_role_binding_binds_the_plugin_service_account(docs: list[Doc]) 
     assert binding["subjects"] == [
         {"kind": "ServiceAccount", "name": account["name"], "namespace": account["namespace"]}
     ]
+
+
+# --- admission policy --------------------------------------------------------------------
+
+
+def test_admission_policy_binds_to_the_plugin_user_and_image(docs: list[Doc]) -> None:
+    policy = one(docs, "ValidatingAdmissionPolicy")["spec"]
+    account = one(docs, "ServiceAccount")["metadata"]
+    user = f"system:serviceaccount:{account['namespace']}:{account['name']}"
+    assert policy["matchConditions"] == [
+        {"name": "plugin-service-account", "expression": f"request.userInfo.username == '{user}'"}
+    ], "every other user's requests are not evaluated at all"
+    assert policy_variables(docs)["pluginImage"] == f"'{plugin_container(docs)['image']}'"
+    assert policy["failurePolicy"] == "Fail"
+    rules = {
+        (group, resource): set(rule["operations"])
+        for rule in policy["matchConstraints"]["resourceRules"]
+        for group in rule["apiGroups"]
+        for resource in rule["resources"]
+    }
+    assert rules == {
+        ("apps", "deployments"): {"CREATE", "UPDATE"},
+        ("batch", "jobs"): {"CREATE", "UPDATE"},
+    }
+    binding = one(docs, "ValidatingAdmissionPolicyBinding")["spec"]
+    assert binding == {"policyName": "cnpg-wal-replica", "validationActions": ["Deny"]}, (
+        "every namespace, kube-system included; no params to go missing"
+    )
+    for validation in policy["validations"]:
+        assert "messageExpression" in validation, validation["expression"]
+
+
+def installation_yaml_blocks() -> list[Any]:
+    text = (ROOT / "docs" / "installation.md").read_text()
+    return [yaml.safe_load(b) for b in re.findall(r"```yaml\n(.*?)```", text, flags=re.S)]
+
+
+def test_the_documented_overlay_repeats_every_replacement() -> None:
+    shipped = yaml.safe_load((DEPLOY / "kustomization.yaml").read_text())["replacements"]
+    (overlay,) = [b for b in installation_yaml_blocks() if "replacements" in b]
+    assert overlay["replacements"] == shipped
+
+
+def test_extra_images_is_where_the_documented_patch_expects_it(docs: list[Doc]) -> None:
+    policy = one(docs, "ValidatingAdmissionPolicy")["spec"]
+    (overlay,) = [b for b in installation_yaml_blocks() if "patches" in b]
+    (patch,) = overlay["patches"]
+    test, replace = yaml.safe_load(patch["patch"])
+    assert test["op"] == "test"
+    index = int(test["path"].split("/")[3])
+    assert policy["variables"][index]["name"] == test["value"] == "extraImages"
+    assert replace["path"] == f"/spec/variables/{index}/expression"
+
+
+@pytest.mark.skipif(shutil.which("kubectl") is None, reason="kubectl not installed")
+def test_the_documented_extra_images_patch_renders(tmp_path: Path) -> None:
+    (overlay,) = [b for b in installation_yaml_blocks() if "patches" in b]
+    kustomization = {"resources": [os.path.relpath(DEPLOY, tmp_path)], **overlay}
+    (tmp_path / "kustomization.yaml").write_text(yaml.safe_dump(kustomization))
+    output = subprocess.run(
+        ["kubectl", "kustomize", str(tmp_path)], capture_output=True, text=True, check=True,
+        timeout=60,
+    ).stdout  # fmt: skip
+    variables = policy_variables(list(yaml.safe_load_all(output)))
+    assert variables["extraImages"] == "['registry.example/receiver:1.2']"
+    assert variables["pluginImage"] == f"'{IMAGE_REPOSITORY}:{metadata.VERSION}'"

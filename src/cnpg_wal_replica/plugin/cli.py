@@ -86,6 +86,14 @@ def make_serve_command(open_core: CoreFactory | None = None) -> click.Command:
         help="HOST:PORT to listen on; ':PORT' means all interfaces. [env: SERVER_ADDRESS]",
     )
     @click.option(
+        "--health-address",
+        envvar="HEALTH_ADDRESS",
+        default=None,
+        help="HOST:PORT where only the gRPC health service is served, in plain text, for "
+        "Kubernetes grpc probes; ':PORT' means all interfaces. Off by default. "
+        "[env: HEALTH_ADDRESS]",
+    )
+    @click.option(
         "--receiver-image",
         envvar="RECEIVER_IMAGE",
         default=None,
@@ -142,10 +150,16 @@ def make_serve_command(open_core: CoreFactory | None = None) -> click.Command:
 def _settings(options: dict[str, Any]) -> ServerSettings:
     from cnpg_wal_replica.plugin.settings import bind_address
 
-    try:
-        bind_address(options["server_address"])
-    except ValueError as error:
-        raise click.BadParameter(str(error), param_hint="--server-address") from None
+    for name, hint in (
+        ("server_address", "--server-address"),
+        ("health_address", "--health-address"),
+    ):
+        if options[name] is None:
+            continue
+        try:
+            bind_address(options[name])
+        except ValueError as error:
+            raise click.BadParameter(str(error), param_hint=hint) from None
     receiver_image = options["receiver_image"] or os.environ.get(PLUGIN_IMAGE_ENV) or None
     if receiver_image is not None:
         from cnpg_wal_replica.parameters import image_reference
@@ -160,6 +174,7 @@ def _settings(options: dict[str, Any]) -> ServerSettings:
     return ServerSettings(
         tls=_tls_files(options),
         address=options["server_address"],
+        health_address=options["health_address"] or None,
         receiver_image=receiver_image,
         enable_set_status=options["enable_set_status"],
         janitor_interval=options["janitor_interval"],

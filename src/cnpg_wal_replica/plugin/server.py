@@ -1,10 +1,17 @@
 """The plugin server's lifecycle: build the grpc.aio server, serve, drain on SIGTERM.
 
 PluginServer.build(settings, core, certificates)  register services + health, bind mTLS
+                                                   (and the plain-text health port)
 await server.start()                               Identity SERVING, the rest once
 await server.core_ready()                          the core is attached
 await server.shutdown(grace)                       NOT_SERVING, then drain in-flight calls
 await run(settings, open_core)                     all of it, until SIGTERM/SIGINT
+
+The health port (`--health-address`) serves nothing but `grpc.health.v1.Health`, without
+TLS, from the same health servicer as the mTLS port: kubelet `grpc` probes cannot present a
+client certificate, and the statuses they read are the server's own (the overall status is
+SERVING only once every CNPG-I service is). It answers no CNPG-I call and reveals nothing
+but those statuses.
 """
 
 from __future__ import annotations
@@ -50,6 +57,8 @@ SERVICE_NAMES: tuple[str, ...] = (
 )
 OVERALL = ""
 """The health service's name for the server as a whole."""
+HEALTH_MAX_CALLS = 8
+"""Concurrent calls on the health port: probes come one at a time from the kubelet."""
 
 SERVER_OPTIONS: tuple[tuple[str, Any], ...] = (
     # Two servers on one port would split the operator's connections silently.
@@ -81,6 +90,8 @@ class PluginServer:
     server: grpc.aio.Server
     health: Any  # grpc_health.v1._async.HealthServicer (untyped package)
     port: int
+    health_server: grpc.aio.Server | None = None
+    health_port: int | None = None
 
     @classmethod
     def build(
@@ -96,21 +107,34 @@ class PluginServer:
         add_ReconcilerHooksServicer_to_server(ReconcilerHooksServicer(core), server)
         health_servicer = health.aio.HealthServicer()
         health_pb2_grpc.add_HealthServicer_to_server(health_servicer, server)
-        try:  # grpcio raises RuntimeError when it cannot bind (older releases returned 0)
-            port = server.add_secure_port(settings.bind_address, server_credentials(certificates))
-        except RuntimeError:
-            port = 0
-        if port == 0:
-            raise ListenError(
-                f"cannot listen on {settings.address!r}: address in use or invalid; choose a "
-                "free port with --server-address/SERVER_ADDRESS (the Service and the "
-                "cnpg.io/pluginPort annotation must use the same one)"
+        credentials = server_credentials(certificates)
+        port = _listen(
+            lambda: server.add_secure_port(settings.bind_address, credentials),
+            f"cannot listen on {settings.address!r}: address in use or invalid; choose a "
+            "free port with --server-address/SERVER_ADDRESS (the Service and the "
+            "cnpg.io/pluginPort annotation must use the same one)",
+        )
+        plugin = cls(server, health_servicer, port)
+        health_address = settings.health_bind_address
+        if health_address is not None:
+            plugin.health_server = grpc.aio.server(
+                maximum_concurrent_rpcs=HEALTH_MAX_CALLS, options=(("grpc.so_reuseport", 0),)
             )
-        return cls(server, health_servicer, port)
+            health_pb2_grpc.add_HealthServicer_to_server(health_servicer, plugin.health_server)
+            insecure = plugin.health_server.add_insecure_port
+            plugin.health_port = _listen(
+                lambda: insecure(health_address),
+                f"cannot listen on {settings.health_address!r} for the health port: address "
+                "in use or invalid; choose a free port with --health-address/HEALTH_ADDRESS "
+                "(the Deployment's probes must use the same one)",
+            )
+        return plugin
 
     async def start(self) -> None:
         """Serve; only Identity reports SERVING until ``core_ready``."""
         await self.server.start()
+        if self.health_server is not None:
+            await self.health_server.start()
         await self.health.set(SERVICE_NAMES[0], health_pb2.HealthCheckResponse.SERVING)
         for name in (*SERVICE_NAMES[1:], OVERALL):
             await self.health.set(name, health_pb2.HealthCheckResponse.NOT_SERVING)
@@ -123,6 +147,19 @@ class PluginServer:
         """Report NOT_SERVING everywhere, refuse new calls, let in-flight ones finish."""
         await self.health.enter_graceful_shutdown()
         await self.server.stop(grace)
+        if self.health_server is not None:  # probes see NOT_SERVING while calls drain
+            await self.health_server.stop(0)
+
+
+def _listen(add_port: Callable[[], int], refusal: str) -> int:
+    """Bind one port; ListenError with ``refusal`` when it cannot."""
+    try:  # grpcio raises RuntimeError when it cannot bind (older releases returned 0)
+        port = add_port()
+    except RuntimeError:
+        port = 0
+    if port == 0:
+        raise ListenError(refusal)
+    return port
 
 
 def _install_signal_handlers(stop: asyncio.Event) -> Callable[[], None]:
@@ -190,6 +227,7 @@ async def run(
             version=metadata.VERSION,
             address=settings.bind_address,
             port=plugin.port,
+            health_port=plugin.health_port,
             set_status_enabled=settings.enable_set_status,
             certificates=certificates.bundle.fingerprint,
         )

@@ -33,6 +33,8 @@ class ServerSettings:
 
     tls: TLSFiles
     address: str = DEFAULT_ADDRESS
+    health_address: str | None = None
+    """Where to serve only `grpc.health.v1.Health` in plain text, for kubelet probes."""
     receiver_image: str | None = None
     enable_set_status: bool = False
     janitor_interval: float = 60.0
@@ -43,6 +45,11 @@ class ServerSettings:
     def bind_address(self) -> str:
         """The address in gRPC form; ``:9090`` (Go style) means every interface."""
         return bind_address(self.address)
+
+    @property
+    def health_bind_address(self) -> str | None:
+        """`health_address` in gRPC form, or None when the health port is off."""
+        return bind_address(self.health_address) if self.health_address else None
 
 
 def bind_address(address: str) -> str:
