@@ -14,7 +14,7 @@ import structlog
 
 from cnpg_wal_replica.archive.listing import ArchiveListing, list_archive
 from cnpg_wal_replica.archive.state import StateFileError, load_state
-from cnpg_wal_replica.receiver import postgres, preparing, retention
+from cnpg_wal_replica.receiver import postgres, preparing, recovery, retention
 from cnpg_wal_replica.receiver.metrics import ReceiverMetrics
 from cnpg_wal_replica.receiver.settings import ReceiverSettings
 from cnpg_wal_replica.receiver.state import ReceiverState, storage_problem
@@ -140,24 +140,16 @@ def remove_superseded_partials(listing: ArchiveListing) -> int:
     return removed
 
 
-def streaming_timeline(listing: ArchiveListing) -> int | None:
-    """The timeline of the newest WAL file, the one pg_receivewal is writing.
-
-    pg_receivewal follows a timeline switch of its server (a cascading standby whose
-    upstream was promoted) without reconnecting, so only the files show the new timeline.
-    """
-    files = (*listing.segments, *listing.partials)
-    if not files:
-        return None
-    newest = max(files, key=lambda f: (f.segment.segno, f.segment.timeline))
-    return newest.segment.timeline
-
-
 def publish_directory(listing: ArchiveListing, free_bytes: int, metrics: ReceiverMetrics) -> None:
-    """Segments, bytes, the newest segment and timeline of the directory, and free space."""
-    timeline = streaming_timeline(listing)
-    if timeline is not None:
-        metrics.timeline.set(timeline)
+    """Segments, bytes, the newest segment and timeline of the directory, and free space.
+
+    The timeline is that of the file pg_receivewal writes: it follows a timeline switch of
+    its server (a cascading standby whose upstream was promoted) without reconnecting, so
+    only the files show the new timeline.
+    """
+    start = recovery.streaming_start(listing)
+    if start is not None:
+        metrics.timeline.set(start.timeline)
     metrics.segments_on_disk.set(len(listing.segments))
     metrics.bytes_on_disk.set(listing.wal_bytes)
     metrics.free_bytes.set(free_bytes)
