@@ -27,11 +27,13 @@ from support.e2e import (
     receiver_pod,
     receiver_selector,
     scrape,
+    streaming_names,
     switch_and_verify,
     wait_until,
 )
 
 from cnpg_wal_replica.metadata import PLUGIN_NAME, RECEIVER_ENV_PREFIX, RECEIVER_HTTP_PORT
+from cnpg_wal_replica.specs.names import receiver_name
 
 pytestmark = [pytest.mark.e2e, pytest.mark.slow, pytest.mark.timeout(900)]
 
@@ -86,9 +88,8 @@ def minimal_cluster(kube_node: kubenode.Node) -> Iterator[RunningCluster]:
     primary = status["currentPrimary"]
 
     def streaming() -> list[str] | None:
-        sql = "select application_name from pg_stat_replication where state = 'streaming'"
-        names = sorted(psql(kube_node, namespace, primary, sql).split())
-        return names if f"{name}-wal-receiver" in names and len(names) >= 3 else None
+        names = streaming_names(kube_node, namespace, primary)
+        return names if receiver_name(name) in names and len(names) >= 3 else None
 
     names = wait_until(kube_node, streaming, 300, "two replicas and the receiver streaming")
     # The Cluster was applied before the tests started (see launch), so the times come from
@@ -97,7 +98,7 @@ def minimal_cluster(kube_node: kubenode.Node) -> Iterator[RunningCluster]:
     ready = next(c for c in status["conditions"] if c["type"] == "Ready")
     sql = (
         "select extract(epoch from backend_start) from pg_stat_replication "
-        f"where application_name = '{name}-wal-receiver'"
+        f"where application_name = '{receiver_name(name)}'"
     )
     streaming_since = float(psql(kube_node, namespace, primary, sql).strip())
     healthy_at = epoch(ready["lastTransitionTime"])
@@ -121,7 +122,7 @@ def minimal_cluster(kube_node: kubenode.Node) -> Iterator[RunningCluster]:
 def test_two_replicas_and_the_receiver_stream_from_the_primary(
     minimal_cluster: RunningCluster,
 ) -> None:
-    receiver = f"{minimal_cluster.name}-wal-receiver"
+    receiver = receiver_name(minimal_cluster.name)
     replicas = [n for n in minimal_cluster.streaming if n != receiver]
     assert receiver in minimal_cluster.streaming
     assert len(replicas) == 2, minimal_cluster.streaming
@@ -231,7 +232,7 @@ def test_the_documented_metrics_exist_and_move_while_wal_flows(
 def test_cnpg_exports_the_receivers_lag_on_the_primary(
     kube_node: kubenode.Node, minimal_cluster: RunningCluster
 ) -> None:
-    receiver = f'application_name="{minimal_cluster.name}-wal-receiver"'
+    receiver = f'application_name="{receiver_name(minimal_cluster.name)}"'
 
     def lag_samples() -> list[str] | None:
         samples = scrape(kube_node, minimal_cluster.namespace, minimal_cluster.primary, 9187)
@@ -271,7 +272,7 @@ def test_a_parameter_change_rolls_the_receiver_once_and_nothing_else(
     kube_node: kubenode.Node, minimal_cluster: RunningCluster
 ) -> None:
     namespace, name = minimal_cluster.namespace, minimal_cluster.name
-    receiver = f"{name}-wal-receiver"
+    receiver = receiver_name(name)
     generation = get_json(kube_node, "deployment", "-n", namespace, receiver)["metadata"][
         "generation"
     ]
@@ -333,7 +334,7 @@ def test_deleting_the_cluster_garbage_collects_the_receiver(
     kube_node: kubenode.Node, minimal_cluster: RunningCluster
 ) -> None:
     namespace, name = minimal_cluster.namespace, minimal_cluster.name
-    receiver = f"{name}-wal-receiver"
+    receiver = receiver_name(name)
     assert get_json(kube_node, "deployment", "-n", namespace, receiver)
     assert get_json(kube_node, "pvc", "-n", namespace, receiver)
     kube_node.kubectl("delete", "cluster", "-n", namespace, name)

@@ -18,6 +18,7 @@ from support import harnesspaths, kubenode
 from support.e2e import (
     HEALTHY,
     apply_document,
+    cluster_status,
     get_json,
     psql,
     receiver_pod,
@@ -179,8 +180,7 @@ def test_failover_the_receiver_follows_the_new_primary(
 
 def wait_healthy_again(node: kubenode.Node, after: str) -> None:
     def healthy() -> bool:
-        cluster = get_json(node, "cluster", "-n", Failover.namespace, Failover.name)
-        return bool(cluster.get("status", {}).get("phase") == HEALTHY)
+        return cluster_status(node, Failover.namespace, Failover.name).get("phase") == HEALTHY
 
     wait_until(node, healthy, 300, f"the Cluster healthy again after {after}")
 
@@ -211,6 +211,11 @@ def test_switchover_the_receiver_follows_and_verify_finds_every_timeline(
     assert timeline >= 3, switched  # a failover and a switchover
     assert timeline in timelines, report
     assert report["counts"]["histories"] >= timeline - 1, report
+
+
+def names_the_plugin(phase: str) -> bool:
+    """CNPG's phases for a plugin it cannot reach or load name plugins."""
+    return "plugin" in phase.lower()
 
 
 class PluginWatch:
@@ -269,7 +274,7 @@ class PluginWatch:
         cannot reach), in seconds between the samples that bound it."""
         longest, began = 0.0, None
         for at, phase, _ in self.phases[cluster]:
-            if "plugin" in phase.lower():
+            if names_the_plugin(phase):
                 began = at if began is None else began
                 longest = max(longest, at - began)
             else:
@@ -279,7 +284,7 @@ class PluginWatch:
     def plugin_phases(self, cluster: str) -> list[str]:
         """The plugin-failure phases seen, each with CNPG's reason (the error it met)."""
         seen = self.phases[cluster]
-        return sorted({f"{p}: {r}" for _, p, r in seen if "plugin" in p.lower()})
+        return sorted({f"{p}: {r}" for _, p, r in seen if names_the_plugin(p)})
 
 
 def test_a_plugin_rollout_during_a_failover_blocks_no_cluster(

@@ -30,6 +30,7 @@ from support.e2e import (
 )
 
 from cnpg_wal_replica.metadata import PLUGIN_NAME, RECEIVER_HTTP_PORT
+from cnpg_wal_replica.specs.names import receiver_name
 
 pytestmark = [pytest.mark.e2e, pytest.mark.slow, pytest.mark.timeout(900)]
 
@@ -125,7 +126,7 @@ def test_the_receiver_streams_from_the_designated_primary_a_standby(
     wait_until(
         kube_node,
         lambda: (
-            f"{REPLICA}-wal-receiver"
+            receiver_name(REPLICA)
             in streaming_names(kube_node, NAMESPACE, replica.designated_primary)
         ),
         300,
