@@ -102,7 +102,7 @@ class Client:
         import grpc
         from support.plugin_pki import SERVICE_NAME
 
-        from cnpg_wal_replica.plugin._pb import identity_pb2_grpc, reconciler_pb2_grpc
+        from cnpg_wal_replica._pb import identity_pb2_grpc, reconciler_pb2_grpc
 
         credentials = grpc.ssl_channel_credentials(
             root_certificates=pki["ca"].read_bytes(),
@@ -131,7 +131,7 @@ class Client:
 async def _first_probe(client: Client, started: float, limit: float = 30) -> float:
     import grpc
 
-    from cnpg_wal_replica.plugin._pb import identity_pb2
+    from cnpg_wal_replica._pb import identity_pb2
 
     deadline = started + limit
     while time.monotonic() < deadline:
@@ -170,7 +170,7 @@ async def _drive(
     calls: int,
     log: Callable[[str], None],
 ) -> dict[str, Any]:
-    from cnpg_wal_replica.plugin._pb import reconciler_pb2
+    from cnpg_wal_replica._pb import reconciler_pb2
 
     payload = json.dumps(document).encode()
     request = reconciler_pb2.ReconcilerHooksRequest(
@@ -233,7 +233,7 @@ async def _drive_floor(
     port: int, pki: dict[str, Path], payload: bytes, clients: int, calls: int
 ) -> dict[str, Any]:
     """The same 10-client load against the do-nothing server (bench/floor_server.py)."""
-    from cnpg_wal_replica.plugin._pb import reconciler_pb2
+    from cnpg_wal_replica._pb import reconciler_pb2
 
     request = reconciler_pb2.ReconcilerHooksRequest(
         cluster_definition=payload, resource_definition=payload

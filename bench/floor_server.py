@@ -14,7 +14,7 @@ from typing import Any
 
 import grpc
 
-from cnpg_wal_replica.plugin._pb import (
+from cnpg_wal_replica._pb import (
     identity_pb2,
     identity_pb2_grpc,
     reconciler_pb2,

@@ -27,7 +27,7 @@ from support.grpcserver import (
 )
 from support.plugin_doubles import RecordingCore, cluster_json
 
-from cnpg_wal_replica.plugin._pb import (
+from cnpg_wal_replica._pb import (
     identity_pb2,
     identity_pb2_grpc,
     reconciler_pb2,

@@ -13,7 +13,7 @@ from support.grpcserver import Pki, Running, running_server
 from support.plugin_doubles import BAD_SIZE, BAD_SLOT, DEFAULTS_PATCH, SECRET_MARKER, cluster_json
 
 from cnpg_wal_replica import __version__
-from cnpg_wal_replica.plugin._pb import (
+from cnpg_wal_replica._pb import (
     identity_pb2,
     identity_pb2_grpc,
     operator_pb2,

@@ -12,7 +12,7 @@ import pytest
 from support.grpcserver import Pki, Running, running_server, secure_channel, serve_process
 from support.plugin_pki import CA, SERVICE_NAME, Pem, self_signed_client
 
-from cnpg_wal_replica.plugin._pb import identity_pb2, identity_pb2_grpc
+from cnpg_wal_replica._pb import identity_pb2, identity_pb2_grpc
 from cnpg_wal_replica.plugin.settings import TLSFiles
 from cnpg_wal_replica.plugin.tls import ReloadingCertificates, TLSFilesError
 

@@ -15,7 +15,7 @@ import pytest
 import pytest_asyncio
 from support import pluginserver
 
-from cnpg_wal_replica.plugin._pb import identity_pb2
+from cnpg_wal_replica._pb import identity_pb2
 
 pytestmark = pytest.mark.slow
 

@@ -21,7 +21,7 @@ import yaml
 from kustomize_lite import CLUSTER_SCOPED_KINDS, NAMESPACED_BY_KUSTOMIZE, Doc, render
 
 from cnpg_wal_replica import metadata
-from cnpg_wal_replica.plugin._pb import identity_pb2
+from cnpg_wal_replica._pb import identity_pb2
 
 ROOT = Path(__file__).resolve().parents[2]
 DEPLOY = ROOT / "deploy"

@@ -7,7 +7,7 @@ from typing import Any
 import grpc
 
 from cnpg_wal_replica import metadata
-from cnpg_wal_replica.plugin._pb import identity_pb2, identity_pb2_grpc
+from cnpg_wal_replica._pb import identity_pb2, identity_pb2_grpc
 
 _Service = identity_pb2.PluginCapability.Service
 

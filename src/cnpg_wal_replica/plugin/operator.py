@@ -11,7 +11,7 @@ from typing import Any
 
 import grpc
 
-from cnpg_wal_replica.plugin._pb import operator_pb2, operator_pb2_grpc
+from cnpg_wal_replica._pb import operator_pb2, operator_pb2_grpc
 from cnpg_wal_replica.plugin.core import PluginCore
 from cnpg_wal_replica.plugin.status import abort_with, validation_errors
 

@@ -9,8 +9,8 @@ from typing import Any
 import grpc
 import structlog
 
+from cnpg_wal_replica._pb import reconciler_pb2, reconciler_pb2_grpc
 from cnpg_wal_replica.errors import ClusterDecodeError
-from cnpg_wal_replica.plugin._pb import reconciler_pb2, reconciler_pb2_grpc
 from cnpg_wal_replica.plugin.core import PluginCore
 from cnpg_wal_replica.plugin.status import abort_with
 

@@ -30,13 +30,13 @@ import structlog
 from grpc_health.v1 import health, health_pb2, health_pb2_grpc
 
 from cnpg_wal_replica import metadata
-from cnpg_wal_replica.errors import WalReplicaError
-from cnpg_wal_replica.plugin._pb import identity_pb2, operator_pb2, reconciler_pb2
-from cnpg_wal_replica.plugin._pb.identity_pb2_grpc import add_IdentityServicer_to_server
-from cnpg_wal_replica.plugin._pb.operator_pb2_grpc import add_OperatorServicer_to_server
-from cnpg_wal_replica.plugin._pb.reconciler_pb2_grpc import (
+from cnpg_wal_replica._pb import identity_pb2, operator_pb2, reconciler_pb2
+from cnpg_wal_replica._pb.identity_pb2_grpc import add_IdentityServicer_to_server
+from cnpg_wal_replica._pb.operator_pb2_grpc import add_OperatorServicer_to_server
+from cnpg_wal_replica._pb.reconciler_pb2_grpc import (
     add_ReconcilerHooksServicer_to_server,
 )
+from cnpg_wal_replica.errors import WalReplicaError
 from cnpg_wal_replica.plugin.core import PluginCore
 from cnpg_wal_replica.plugin.deferred import DeferredCore
 from cnpg_wal_replica.plugin.identity import IdentityServicer

@@ -16,6 +16,7 @@ from typing import Any, NoReturn
 import grpc
 import structlog
 
+from cnpg_wal_replica._pb import operator_pb2
 from cnpg_wal_replica.errors import (
     ApplyError,
     ClusterDecodeError,
@@ -23,7 +24,6 @@ from cnpg_wal_replica.errors import (
     ConfigIssue,
     shown,
 )
-from cnpg_wal_replica.plugin._pb import operator_pb2
 from cnpg_wal_replica.plugin.deferred import CoreNotReadyError
 
 log = structlog.get_logger(__name__)

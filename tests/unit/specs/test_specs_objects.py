@@ -157,6 +157,7 @@ def test_env_carries_the_configuration() -> None:
 
 def test_the_synchronous_parameter_changes_nothing_in_the_receiver() -> None:
     """It only selects what the plugin checks (docs/parameters.md): same objects either way."""
+
     def objects(parameters: dict[str, str]) -> list[dict[str, Any]]:
         view = ClusterView.from_dict(cluster_document(parameters=parameters, uid="u-1"))
         return specs.desired_objects(view, config.parse(view, IMAGE))

@@ -1,0 +1,59 @@
+"""How a reading Cluster reaches an origin's receiver: facts both ends depend on.
+
+The plugin server writes these into the objects it builds (the receiver's Service, port,
+Secret mounts and environment; the sidecar it injects into a reading Cluster's pods); the
+receiver's WAL server and the sidecar read them back. Each is a contract between two
+releases that may run side by side during an upgrade: never change one in place.
+"""
+
+from __future__ import annotations
+
+from urllib.parse import quote, unquote
+
+from cnpg_wal_replica.metadata import PLUGIN_NAME
+
+WAL_PORT = 9443
+"""The receiver's WAL server: gRPC over TLS 1.3, client certificates required."""
+WAL_PORT_NAME = "wal"
+
+SERVER_TLS_MOUNT = "/etc/wal-receiver/wal-server"
+"""The receiver's server certificate (cert-manager Secret keys tls.crt, tls.key, ca.crt)."""
+READER_TLS_MOUNT = "/etc/wal-reader/tls"
+"""The sidecar's client certificate (same keys), in a reading Cluster's pods."""
+
+ENV_SERVER_TLS_DIRECTORY = "WAL_SERVER_TLS_DIRECTORY"
+"""Receiver environment: where the server certificate is; unset means no WAL server."""
+ENV_READERS = "WAL_READERS"
+"""Receiver environment: comma-separated ``namespace/cluster`` patterns allowed to read
+(``*`` as the whole cluster part admits a namespace); the origin's own namespace is always
+allowed."""
+
+PLUGIN_SOCKET_DIRECTORY = "/plugins"
+"""Where CNPG's instance manager looks for plugin sockets (CNPG ``DefaultPluginSocketDir``)."""
+SOCKET_NAME = PLUGIN_NAME
+"""The sidecar's unix socket file in `PLUGIN_SOCKET_DIRECTORY`: CNPG names plugins by it."""
+
+READER_URI_SCHEME = "cnpg-wal-replica"
+"""Reader identity is the client certificate's URI SAN:
+``cnpg-wal-replica://reader/<namespace>/<cluster>``."""
+
+
+def reader_uri(namespace: str, cluster: str) -> str:
+    """The URI SAN of the client certificate a reading Cluster gets."""
+    return f"{READER_URI_SCHEME}://reader/{quote(namespace, safe='')}/{quote(cluster, safe='')}"
+
+
+def parse_reader_uri(uri: str) -> tuple[str, str] | None:
+    """``(namespace, cluster)`` of a reader URI SAN, or None when *uri* is not one."""
+    prefix = f"{READER_URI_SCHEME}://reader/"
+    if not uri.startswith(prefix):
+        return None
+    parts = uri[len(prefix) :].split("/")
+    if len(parts) != 2 or not all(parts):
+        return None
+    return unquote(parts[0]), unquote(parts[1])
+
+
+def receiver_service_host(receiver: str, namespace: str) -> str:
+    """The DNS name the sidecar dials and the receiver's server certificate carries."""
+    return f"{receiver}.{namespace}.svc"
