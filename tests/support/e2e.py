@@ -76,7 +76,14 @@ def switch_and_verify(
     """Switch WAL on the primary, wait for that segment (named with the compression's
     `suffix`) on the receiver's volume, and run `verify --json` there; returns the segment's
     name and the report (exit status 0)."""
-    sql = "select pg_walfile_name(pg_switch_wal())"
+    # pg_switch_wal() does nothing when no WAL was written since the last switch, and then
+    # names the segment that switch completed: one that may predate a compression change, so
+    # its `.gz` never comes (the intermittent failure of the compression test). A logical
+    # message first makes every call complete a new segment.
+    sql = (
+        "with written as (select pg_logical_emit_message(false, 'cnpg-wal-replica-e2e', 'switch'))"
+        " select pg_walfile_name(pg_switch_wal()) from written"
+    )
     switched = psql(node, namespace, primary, sql).strip()
 
     def archived() -> bool:
