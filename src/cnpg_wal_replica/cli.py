@@ -14,6 +14,10 @@ from cnpg_wal_replica import __version__
 SUBCOMMANDS: dict[str, tuple[str, str]] = {
     "serve": ("cnpg_wal_replica.plugin.cli:serve", "Run the CNPG-I plugin server (mTLS gRPC)."),
     "receive": ("cnpg_wal_replica.receiver.cli:receive", "Run the WAL receiver of one cluster."),
+    "sidecar": (
+        "cnpg_wal_replica.sidecar.cli:sidecar",
+        "Serve WAL/Restore to a reading Cluster's pods.",
+    ),
     "render": (
         "cnpg_wal_replica.tools.render:render",
         "Print the objects the plugin would create.",

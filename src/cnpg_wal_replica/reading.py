@@ -8,6 +8,8 @@ releases that may run side by side during an upgrade: never change one in place.
 
 from __future__ import annotations
 
+import re
+from dataclasses import dataclass
 from urllib.parse import quote, unquote
 
 from cnpg_wal_replica.metadata import PLUGIN_NAME
@@ -21,12 +23,8 @@ SERVER_TLS_MOUNT = "/etc/wal-receiver/wal-server"
 READER_TLS_MOUNT = "/etc/wal-reader/tls"
 """The sidecar's client certificate (same keys), in a reading Cluster's pods."""
 
-ENV_SERVER_TLS_DIRECTORY = "WAL_SERVER_TLS_DIRECTORY"
-"""Receiver environment: where the server certificate is; unset means no WAL server."""
-ENV_READERS = "WAL_READERS"
-"""Receiver environment: comma-separated ``namespace/cluster`` patterns allowed to read
-(``*`` as the whole cluster part admits a namespace); the origin's own namespace is always
-allowed."""
+SERVER_TLS_FILES = ("tls.crt", "tls.key", "ca.crt")
+"""Keys of a cert-manager Secret: the certificate, its key, and the CA peers must chain to."""
 
 PLUGIN_SOCKET_DIRECTORY = "/plugins"
 """Where CNPG's instance manager looks for plugin sockets (CNPG ``DefaultPluginSocketDir``)."""
@@ -57,3 +55,48 @@ def parse_reader_uri(uri: str) -> tuple[str, str] | None:
 def receiver_service_host(receiver: str, namespace: str) -> str:
     """The DNS name the sidecar dials and the receiver's server certificate carries."""
     return f"{receiver}.{namespace}.svc"
+
+
+_NAME_RE = re.compile(r"^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$")
+READERS_EXAMPLE = "prod/pg-copy, staging/*"
+
+
+@dataclass(frozen=True)
+class ReaderPattern:
+    """Who may read an origin's WAL: one Cluster, or (``cluster`` None) a whole namespace."""
+
+    namespace: str
+    cluster: str | None
+
+    def admits(self, namespace: str, cluster: str) -> bool:
+        """Whether the reader ``namespace/cluster`` matches."""
+        return self.namespace == namespace and self.cluster in (None, cluster)
+
+    def __str__(self) -> str:
+        return f"{self.namespace}/{self.cluster or '*'}"
+
+
+def parse_readers(text: str) -> tuple[ReaderPattern, ...]:
+    """Comma-separated ``namespace/cluster`` or ``namespace/*``; ``ValueError`` names the
+    bad entry and shows a valid list."""
+    patterns = []
+    for raw in text.split(","):
+        entry = raw.strip()
+        if not entry:
+            continue
+        namespace, sep, cluster = entry.partition("/")
+        valid = sep and _NAME_RE.match(namespace) and (cluster == "*" or _NAME_RE.match(cluster))
+        if not valid:
+            raise ValueError(
+                f"{entry!r} is not namespace/cluster or namespace/* (lower-case DNS labels), "
+                f"e.g. {READERS_EXAMPLE}"
+            )
+        patterns.append(ReaderPattern(namespace, None if cluster == "*" else cluster))
+    return tuple(patterns)
+
+
+def reader_allowed(
+    namespace: str, cluster: str, own_namespace: str, patterns: tuple[ReaderPattern, ...]
+) -> bool:
+    """The origin's own namespace always reads; others only when a pattern admits them."""
+    return namespace == own_namespace or any(p.admits(namespace, cluster) for p in patterns)

@@ -28,7 +28,7 @@ from support.plugin_doubles import RecordingCore
 from cnpg_wal_replica._pb import identity_pb2, identity_pb2_grpc
 from cnpg_wal_replica.plugin.server import SERVICE_NAMES, run
 from cnpg_wal_replica.plugin.settings import ServerSettings
-from cnpg_wal_replica.plugin.tls import ReloadingCertificates
+from cnpg_wal_replica.transport.tls import ReloadingCertificates
 
 IDENTITY = SERVICE_NAMES[0]
 

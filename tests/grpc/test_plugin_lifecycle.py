@@ -35,7 +35,7 @@ from cnpg_wal_replica._pb import (
 )
 from cnpg_wal_replica.plugin.server import SERVICE_NAMES, run
 from cnpg_wal_replica.plugin.settings import ServerSettings
-from cnpg_wal_replica.plugin.tls import ReloadingCertificates
+from cnpg_wal_replica.transport.tls import ReloadingCertificates
 
 SERVING = health_pb2.HealthCheckResponse.SERVING
 NOT_SERVING = health_pb2.HealthCheckResponse.NOT_SERVING

@@ -36,7 +36,8 @@ TLS_ARGS = ["--server-cert", "a", "--server-key", "b", "--client-cert", "c"]
 @pytest.fixture
 def settings_from(monkeypatch: pytest.MonkeyPatch) -> Callable[..., ServerSettings]:
     """Invoke `serve` through click and capture the settings instead of serving."""
-    from cnpg_wal_replica.plugin import cli, logs
+    from cnpg_wal_replica import logs
+    from cnpg_wal_replica.plugin import cli
 
     captured: list[ServerSettings] = []
     monkeypatch.setattr(cli, "_run", lambda settings, *_, **__: captured.append(settings))
@@ -116,7 +117,8 @@ def test_a_missing_tls_flag_is_named(flag: str, env: str) -> None:
 def test_serve_without_kubernetes_credentials_says_so_before_binding(
     monkeypatch: pytest.MonkeyPatch, tmp_path: Path, pki: Pki
 ) -> None:
-    from cnpg_wal_replica.plugin import kubecreds, logs, server
+    from cnpg_wal_replica import logs
+    from cnpg_wal_replica.plugin import kubecreds, server
 
     monkeypatch.setattr(logs, "configure", lambda *_, **__: None)
     monkeypatch.setattr(kubecreds, "SERVICE_ACCOUNT", tmp_path / "no-sa")

@@ -13,8 +13,7 @@ from support.grpcserver import Pki, Running, running_server, secure_channel, ser
 from support.plugin_pki import CA, SERVICE_NAME, Pem, self_signed_client
 
 from cnpg_wal_replica._pb import identity_pb2, identity_pb2_grpc
-from cnpg_wal_replica.plugin.settings import TLSFiles
-from cnpg_wal_replica.plugin.tls import ReloadingCertificates, TLSFilesError
+from cnpg_wal_replica.transport.tls import ReloadingCertificates, TLSFiles, TLSFilesError
 
 
 async def _probe(channel: grpc.aio.Channel) -> bool:
@@ -73,7 +72,7 @@ def test_serve_speaks_tls13_and_refuses_tls12(pki: Pki, tmp_path: Path) -> None:
 
 
 def test_grpcio_alone_would_accept_tls12(pki: Pki, tmp_path: Path) -> None:
-    """Why plugin/grpc_env.py exists: with a user-chosen TLS 1.2 cipher list, grpcio
+    """Why transport/grpc_env.py exists: with a user-chosen TLS 1.2 cipher list, grpcio
     negotiates TLS 1.2 (the Python API has no minimum-version setting), and serve warns."""
     tls = pki.write_tls_files(tmp_path / "tls")
     env = {"GRPC_SSL_CIPHER_SUITES": "ECDHE-ECDSA-AES128-GCM-SHA256:ECDHE-RSA-AES128-GCM-SHA256"}

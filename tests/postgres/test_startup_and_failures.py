@@ -12,9 +12,8 @@ from pathlib import Path
 
 import pytest
 
-from cnpg_wal_replica import localpg
+from cnpg_wal_replica import localpg, logs
 from cnpg_wal_replica.receiver import app
-from cnpg_wal_replica.receiver.logs import configure_logging
 from cnpg_wal_replica.receiver.settings import ReceiverSettings
 
 from .conftest import receiver_env, wait_until
@@ -47,7 +46,7 @@ def test_a_failing_status_task_ends_the_receiver_loudly(
     settings = settings_for(primary, workdir / "wal").model_copy(
         update={"retention_max_age": 10**400}
     )
-    configure_logging("json")
+    logs.configure("json")
     started = time.monotonic()
     code = asyncio.run(asyncio.wait_for(app.run_receiver(settings, handle_signals=False), 60))
     err = capsys.readouterr().err

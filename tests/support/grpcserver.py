@@ -5,7 +5,7 @@ Imported by tests/grpc/conftest.py (which registers the fixtures) and by the tes
 
 from __future__ import annotations
 
-from cnpg_wal_replica.plugin import grpc_env
+from cnpg_wal_replica.transport import grpc_env
 
 grpc_env.prepare()  # in-process servers too refuse TLS 1.2 when grpc is not yet imported
 
@@ -24,8 +24,8 @@ import grpc  # noqa: E402
 import pytest  # noqa: E402
 
 from cnpg_wal_replica.plugin.server import PluginServer  # noqa: E402
-from cnpg_wal_replica.plugin.settings import ServerSettings, TLSFiles  # noqa: E402
-from cnpg_wal_replica.plugin.tls import ReloadingCertificates  # noqa: E402
+from cnpg_wal_replica.plugin.settings import ServerSettings  # noqa: E402
+from cnpg_wal_replica.transport.tls import ReloadingCertificates, TLSFiles  # noqa: E402
 from support.plugin_doubles import RecordingCore  # noqa: E402
 from support.plugin_pki import CA, SERVICE_NAME, Pem, self_signed_client  # noqa: E402
 

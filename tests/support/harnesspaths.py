@@ -12,6 +12,7 @@ version of the upstream module it builds and a hash of its recipe (`module_cache
     cnpg-<version>-<hash>/{manager,kubectl-cnpg}
     cert-manager-<version>-<hash>/controller
     cnpgi-client-<hash>/cnpgi-client
+    cnpgi-wal-restore-<hash>/cnpgi-wal-restore
     crds/cloudnative-pg-<version>/*.yaml     (config/crd/bases of the CNPG module)
     crds/cert-manager-<version>/*.yaml       (deploy/crds of the cert-manager module)
     modules/cloudnative-pg-<version>/config/ (the CNPG module's kustomize tree)
@@ -187,6 +188,14 @@ def cnpgi_client_source_hash() -> str:
 
 def cnpgi_client() -> Path:
     binary = module_cache_dir("cnpgi-client") / "cnpgi-client"
+    if not os.access(binary, os.X_OK):
+        raise HarnessMissing(f"missing {binary}: {BUILD_HINT}")
+    return binary
+
+
+def cnpgi_wal_restore() -> Path:
+    """The restore_command stand-in calling WAL/Restore as CNPG's instance manager does."""
+    binary = module_cache_dir("cnpgi-wal-restore") / "cnpgi-wal-restore"
     if not os.access(binary, os.X_OK):
         raise HarnessMissing(f"missing {binary}: {BUILD_HINT}")
     return binary

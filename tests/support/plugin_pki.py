@@ -80,17 +80,20 @@ class CA:
     def cert_pem(self) -> bytes:
         return self.cert.public_bytes(serialization.Encoding.PEM)
 
-    def issue(self, common_name: str, *, dns: str | None, client: bool) -> Pem:
+    def issue(
+        self, common_name: str, *, dns: str | None, client: bool, uri: str | None = None
+    ) -> Pem:
         key = _key()
         builder = _builder(common_name, self.cert.subject, key.public_key()).add_extension(
             x509.BasicConstraints(ca=False, path_length=None), critical=True
         )
         usage = ExtendedKeyUsageOID.CLIENT_AUTH if client else ExtendedKeyUsageOID.SERVER_AUTH
         builder = builder.add_extension(x509.ExtendedKeyUsage([usage]), critical=False)
-        if dns:
-            builder = builder.add_extension(
-                x509.SubjectAlternativeName([x509.DNSName(dns)]), critical=False
-            )
+        names: list[x509.GeneralName] = [x509.DNSName(dns)] if dns else []
+        if uri:
+            names.append(x509.UniformResourceIdentifier(uri))
+        if names:
+            builder = builder.add_extension(x509.SubjectAlternativeName(names), critical=False)
         return _pem(builder.sign(self.key, hashes.SHA256()), key)
 
 

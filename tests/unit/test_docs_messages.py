@@ -17,12 +17,12 @@ import pytest
 from support.documented import pattern, undocumented
 
 from cnpg_wal_replica.plugin import cli as serve_cli
-from cnpg_wal_replica.plugin.settings import TLSFiles, bind_address
-from cnpg_wal_replica.plugin.tls import TLSFilesError, read_bundle
+from cnpg_wal_replica.plugin.settings import bind_address
 from cnpg_wal_replica.receiver.app import StartupError, check_pg_receivewal, listen
 from cnpg_wal_replica.receiver.metrics import ReceiverMetrics
 from cnpg_wal_replica.receiver.settings import SettingsError, load_settings
 from cnpg_wal_replica.receiver.state import ReceiverState
+from cnpg_wal_replica.transport.tls import TLSFiles, TLSFilesError, read_bundle
 
 ROOT = Path(__file__).resolve().parents[2]
 CERT = b"-----BEGIN CERTIFICATE-----\nMIIB\n-----END CERTIFICATE-----\n"

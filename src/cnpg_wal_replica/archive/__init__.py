@@ -1,6 +1,8 @@
 """The WAL archive: one home for what a ``pg_receivewal`` directory holds and how to read it.
 
 ```
+serving.py                   which file answers a restore request; its bytes, decompressed,
+    │                        the newest partial padded to a segment
 history.py  partial.py       timeline history files (which timeline holds an LSN, the line
     │           │            a restore reads); the .partial being written (how far it goes)
     └─ listing.py            a directory's files, classified by kind; never deletes
@@ -11,6 +13,6 @@ headers.py                   the long page header that starts every segment; rea
 ```
 
 An arrow goes from a module to what it imports (`.importlinter` keeps it so). The receiver,
-``verify`` and the restore path import the archive; it imports none of them. It reads and
+``verify`` and the WAL server import the archive; it imports none of them. It reads and
 writes files but does no PostgreSQL, gRPC, Kubernetes or CLI work.
 """

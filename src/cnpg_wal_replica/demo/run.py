@@ -15,12 +15,11 @@ from pathlib import Path
 import click
 import psycopg
 
-from cnpg_wal_replica import localpg
+from cnpg_wal_replica import localpg, logs
 from cnpg_wal_replica.archive.listing import list_archive
 from cnpg_wal_replica.archive.names import format_lsn, parse_lsn
 from cnpg_wal_replica.archive.state import load_state
 from cnpg_wal_replica.receiver.app import run_receiver
-from cnpg_wal_replica.receiver.logs import configure_logging
 from cnpg_wal_replica.receiver.settings import ReceiverSettings, SettingsError, load_settings
 
 APP = "wal_replica_demo"
@@ -65,7 +64,7 @@ async def run_demo(options: DemoOptions) -> int:
             await asyncio.to_thread(pg.set_config, synchronous_standby_names=APP)
         settings = _settings(pg, root / "wal", options)
         with log_file.open("w", encoding="utf-8") as log_handle:
-            configure_logging("json", file=log_handle)
+            logs.configure("json", file=log_handle)
             return await _run(pg, settings, options, stop, log_file)
     except (SettingsError, localpg.LocalPostgresError, FileNotFoundError) as exc:
         click.echo(f"demo failed: {exc}", err=True)

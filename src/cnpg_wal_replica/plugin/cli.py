@@ -13,7 +13,8 @@ from typing import TYPE_CHECKING, Any
 
 import click
 
-from cnpg_wal_replica.plugin.settings import DEFAULT_ADDRESS, ServerSettings, TLSFiles
+from cnpg_wal_replica.plugin.settings import DEFAULT_ADDRESS, ServerSettings
+from cnpg_wal_replica.transport.files import TLSFiles
 
 if TYPE_CHECKING:
     from contextlib import AbstractAsyncContextManager
@@ -136,12 +137,12 @@ def make_serve_command(open_core: CoreFactory | None = None) -> click.Command:
     def serve(**options: Any) -> None:
         """Run the CNPG-I plugin server (gRPC over mutual TLS)."""
         settings = _settings(options)
-        from cnpg_wal_replica.plugin import grpc_env
+        from cnpg_wal_replica.transport import grpc_env
 
         tls13_only = grpc_env.prepare()  # before anything imports grpc
-        from cnpg_wal_replica.plugin import logs
+        from cnpg_wal_replica import logs
 
-        logs.configure(options["log_format"] or logs.default_format())
+        logs.configure(options["log_format"])
         _run(settings, open_core or open_reconcile_core, tls13_only=tls13_only)
 
     return serve
@@ -185,7 +186,7 @@ def _settings(options: dict[str, Any]) -> ServerSettings:
 def _run(settings: ServerSettings, open_core: CoreFactory, *, tls13_only: bool) -> None:
     import structlog
 
-    from cnpg_wal_replica.plugin.tls import ReloadingCertificates, TLSFilesError
+    from cnpg_wal_replica.transport.tls import ReloadingCertificates, TLSFilesError
 
     log = structlog.get_logger("cnpg_wal_replica.plugin.cli")
     try:

@@ -39,13 +39,16 @@ from cnpg_wal_replica._pb.reconciler_pb2_grpc import (
 from cnpg_wal_replica.errors import WalReplicaError
 from cnpg_wal_replica.plugin.core import PluginCore
 from cnpg_wal_replica.plugin.deferred import DeferredCore
-from cnpg_wal_replica.plugin.identity import IdentityServicer
 from cnpg_wal_replica.plugin.operator import OperatorServicer
 from cnpg_wal_replica.plugin.reconciler import ReconcilerHooksServicer
 from cnpg_wal_replica.plugin.settings import ServerSettings
-from cnpg_wal_replica.plugin.tls import ReloadingCertificates, server_credentials
+from cnpg_wal_replica.transport.identity import IdentityServicer, Service
+from cnpg_wal_replica.transport.tls import ReloadingCertificates, server_credentials
 
 log = structlog.get_logger(__name__)
+
+ADVERTISED_SERVICES = (Service.TYPE_OPERATOR_SERVICE, Service.TYPE_RECONCILER_HOOKS)
+"""Exactly the services this server implements; the operator calls GetCapabilities on each."""
 
 CoreFactory = Callable[[ServerSettings], AbstractAsyncContextManager[PluginCore]]
 """Opens the plugin's logic for the server's lifetime (and its background loops)."""
@@ -100,7 +103,7 @@ class PluginServer:
         server = grpc.aio.server(
             maximum_concurrent_rpcs=settings.max_concurrent_calls, options=SERVER_OPTIONS
         )
-        add_IdentityServicer_to_server(IdentityServicer(), server)
+        add_IdentityServicer_to_server(IdentityServicer(ADVERTISED_SERVICES), server)
         add_OperatorServicer_to_server(
             OperatorServicer(core, enable_set_status=settings.enable_set_status), server
         )

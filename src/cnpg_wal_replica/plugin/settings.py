@@ -7,24 +7,12 @@ heavy imports so the server starts fast.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from pathlib import Path
-from typing import Literal
 
-LogFormat = Literal["json", "console"]
+from cnpg_wal_replica.transport.files import TLSFiles
 
 DEFAULT_ADDRESS = ":9090"
 MIN_CONCURRENT_CALLS = 10
 """CNPG reconciles up to 10 Clusters at once (plus backups): never allow fewer calls."""
-
-
-@dataclass(frozen=True)
-class TLSFiles:
-    """PEM files of the server's identity and of the clients it trusts."""
-
-    server_cert: Path
-    server_key: Path
-    client_cert: Path
-    """CA bundle or self-signed client certificate that client certificates must chain to."""
 
 
 @dataclass(frozen=True)

@@ -7,6 +7,7 @@ import os
 import signal
 import time
 from collections.abc import Callable
+from typing import TYPE_CHECKING
 
 import structlog
 
@@ -16,7 +17,13 @@ from cnpg_wal_replica.receiver.settings import ReceiverSettings
 from cnpg_wal_replica.receiver.state import ReceiverState
 from cnpg_wal_replica.receiver.supervisor import BackgroundTaskError, Supervisor
 
+if TYPE_CHECKING:
+    from grpc.aio import Server as WALServer
+
 log = structlog.get_logger("receiver")
+
+WAL_SERVER_GRACE = 5.0
+"""Seconds running fetches get to finish when the receiver stops."""
 
 EXIT_FAILED = 1
 """Exit status when the receiver cannot start or a task of it fails: the pod restarts."""
@@ -58,6 +65,24 @@ async def listen(
         ) from None
 
 
+async def listen_wal(settings: ReceiverSettings, metrics: ReceiverMetrics) -> WALServer | None:
+    """The WAL server when ``serve_tls_directory`` is set, else None; `StartupError` when it
+    cannot start. grpc is imported only here, after its environment is prepared."""
+    if settings.serve_tls_directory is None:
+        return None
+    from cnpg_wal_replica.transport import grpc_env
+
+    if not grpc_env.prepare():
+        log.warning("wal_server.tls12_allowed", reason="GRPC_SSL_CIPHER_SUITES was set")
+    from cnpg_wal_replica.receiver.walserver import WALServerStartError, start_wal_server
+
+    try:
+        server, _ = await start_wal_server(settings, metrics)
+    except WALServerStartError as exc:
+        raise StartupError(str(exc)) from None
+    return server
+
+
 def describe(settings: ReceiverSettings) -> dict[str, object]:
     """Settings worth logging at start-up: paths and names, never file contents."""
     return {
@@ -73,6 +98,11 @@ def describe(settings: ReceiverSettings) -> dict[str, object]:
         "retention_max_size": settings.retention_max_size,
         "http": f"{settings.http_address[0]}:{settings.http_address[1]}",
         "pg_receivewal": str(settings.pg_receivewal),
+        "wal_server": (
+            f"{settings.serve_address[0]}:{settings.serve_address[1]}"
+            if settings.serve_tls_directory
+            else None
+        ),
     }
 
 
@@ -89,6 +119,11 @@ async def run_receiver(
     state = ReceiverState(started_at=now, heartbeat_at=now)
     metrics = ReceiverMetrics()
     server = await listen(settings, state, metrics)
+    try:
+        wal_server = await listen_wal(settings, metrics)
+    except StartupError:
+        server.close()
+        raise
     loop = asyncio.get_running_loop()
     if handle_signals:
         for signum in (signal.SIGTERM, signal.SIGINT):
@@ -106,6 +141,8 @@ async def run_receiver(
         )
         return EXIT_FAILED
     finally:
+        if wal_server is not None:
+            await wal_server.stop(WAL_SERVER_GRACE)
         server.close()
         await server.wait_closed()
         if handle_signals:

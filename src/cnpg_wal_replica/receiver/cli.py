@@ -29,6 +29,10 @@ OPTIONS: tuple[tuple[str, str], ...] = (
     ("http-address", "listen address of /metrics, /healthz, /readyz [0.0.0.0:8080]"),
     ("log-format", "json or console [json unless stderr is a terminal]"),
     ("pg-receivewal", "path of pg_receivewal [found on PATH or /usr/lib/postgresql]"),
+    ("namespace", "namespace of the Cluster; its readers may fetch WAL [none]"),
+    ("serve-tls-directory", "tls.crt, tls.key, ca.crt of the WAL server [no WAL server]"),
+    ("serve-address", "listen address of the WAL server [0.0.0.0:9443]"),
+    ("readers", "Clusters of other namespaces that may read: ns/cluster or ns/*, comma [none]"),
 )
 FLAGS: tuple[tuple[str, str], ...] = (("verbose", "pass --verbose to pg_receivewal [false]"),)
 
@@ -58,15 +62,15 @@ def receive(**values: Any) -> None:
     """Stream WAL from the primary with a supervised pg_receivewal."""
     import asyncio
 
+    from cnpg_wal_replica import logs
     from cnpg_wal_replica.receiver.app import EXIT_FAILED, StartupError, run_receiver
-    from cnpg_wal_replica.receiver.logs import configure_logging
     from cnpg_wal_replica.receiver.settings import SettingsError, load_settings
 
     try:
         settings = load_settings(values)
     except SettingsError as exc:
         raise click.UsageError(str(exc)) from None
-    configure_logging(settings.log_format)
+    logs.configure(settings.log_format)
     try:
         code = asyncio.run(run_receiver(settings))
     except StartupError as exc:

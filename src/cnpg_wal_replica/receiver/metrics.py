@@ -72,6 +72,17 @@ class ReceiverMetrics:
             "1 when the last retention run trimmed beyond the policy to keep disk space free.",
         )
 
+        self.served_files = Counter(
+            PREFIX + "served_files",
+            "Fetches answered by the WAL server, by file kind and outcome "
+            "(ok, not_found, invalid_argument, error).",
+            ("kind", "outcome"),
+            registry=r,
+        )
+        self.served_bytes = Counter(
+            PREFIX + "served_bytes", "Bytes of WAL the WAL server sent to readers.", registry=r
+        )
+
     def set_slot_status(self, status: str | None) -> None:
         """One label per status seen; the current one is 1, the others 0."""
         for known in ("reserved", "extended", "unreserved", "lost", "missing"):

@@ -12,10 +12,12 @@ import shutil
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
-from pydantic import Field, ValidationError, field_validator
+from pydantic import Field, ValidationError, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
+from cnpg_wal_replica import envsettings
 from cnpg_wal_replica.archive.compression import Compression, parse_compression
+from cnpg_wal_replica.reading import WAL_PORT, ReaderPattern, parse_readers
 from cnpg_wal_replica.units import parse_bytes, parse_duration
 
 __all__ = ["Compression", "ReceiverSettings", "SettingsError", "load_settings", "parse_compression"]
@@ -90,6 +92,21 @@ class ReceiverSettings(BaseSettings):
     pg_receivewal: Path = Field(
         default_factory=find_pg_receivewal, description="path of the pg_receivewal binary"
     )
+    namespace: str | None = Field(
+        None, description="namespace of the Cluster whose WAL this is (its readers are allowed)"
+    )
+    serve_tls_directory: Path | None = Field(
+        None,
+        description="directory with tls.crt, tls.key and ca.crt of the WAL server; "
+        "unset: no WAL server",
+    )
+    serve_address: Annotated[tuple[str, int], NoDecode] = Field(
+        ("0.0.0.0", WAL_PORT),  # noqa: S104 - a pod's port
+        description="listen address of the WAL server",
+    )
+    readers: Annotated[tuple[ReaderPattern, ...], NoDecode] = Field(
+        (), description="other namespaces' Clusters allowed to read: ns/cluster or ns/*, comma"
+    )
 
     @field_validator("slot_name")
     @classmethod
@@ -139,7 +156,21 @@ class ReceiverSettings(BaseSettings):
             raise ValueError("must be from 1 byte to 8Ei, e.g. 50Gi")
         return value
 
-    @field_validator("http_address", mode="before")
+    @field_validator("readers", mode="before")
+    @classmethod
+    def _readers(cls, value: Any) -> Any:
+        return parse_readers(value) if isinstance(value, str) else value
+
+    @model_validator(mode="after")
+    def _server_needs_namespace(self) -> ReceiverSettings:
+        if self.serve_tls_directory is not None and not self.namespace:
+            raise ValueError(
+                f"{env_name('namespace')} must be set when {env_name('serve_tls_directory')} "
+                "is: the WAL server admits readers of its own namespace, e.g. prod"
+            )
+        return self
+
+    @field_validator("http_address", "serve_address", mode="before")
     @classmethod
     def _address(cls, value: Any) -> Any:
         if isinstance(value, str):
@@ -149,12 +180,14 @@ class ReceiverSettings(BaseSettings):
             return (host.strip("[]") or "0.0.0.0", int(port))  # noqa: S104
         return value
 
-    @field_validator("sslrootcert", "sslcert", "sslkey", "pg_receivewal", mode="before")
+    @field_validator(
+        "sslrootcert", "sslcert", "sslkey", "pg_receivewal", "serve_tls_directory", mode="before"
+    )
     @classmethod
     def _empty_path(cls, value: Any) -> Any:
         return None if value == "" else value
 
-    @field_validator("log_format", mode="before")
+    @field_validator("log_format", "namespace", mode="before")
     @classmethod
     def _empty_format(cls, value: Any) -> Any:
         return None if value == "" else value
@@ -181,12 +214,10 @@ class SettingsError(Exception):
 
 def env_name(field: str) -> str:
     """The environment variable of a settings field (``WAL_RECEIVER_SLOT_NAME``)."""
-    return ENV_PREFIX + field.upper()
+    return envsettings.env_name(ENV_PREFIX, field)
 
 
-def option_name(field: str) -> str:
-    """The CLI option of a settings field (``--slot-name``)."""
-    return "--" + field.replace("_", "-")
+option_name = envsettings.option_name
 
 
 def load_settings(overrides: dict[str, Any] | None = None) -> ReceiverSettings:
@@ -195,11 +226,5 @@ def load_settings(overrides: dict[str, Any] | None = None) -> ReceiverSettings:
     try:
         return ReceiverSettings(**given)
     except ValidationError as exc:
-        problems = []
-        for error in exc.errors():
-            field = str(error["loc"][0]) if error["loc"] else "?"
-            value = given.get(field, error.get("input"))
-            shown = "" if isinstance(value, dict) else f" (got {value!r})"
-            message = str(error["msg"]).removeprefix("Value error, ")
-            problems.append(f"{env_name(field)} / {option_name(field)}: {message}{shown}")
-        raise SettingsError("invalid receiver settings: " + "; ".join(problems)) from None
+        problems = envsettings.describe_errors(exc, given, ENV_PREFIX)
+        raise SettingsError(f"invalid receiver settings: {problems}") from None

@@ -147,3 +147,41 @@ def test_status_connections_keep_a_distinct_application_name_within_63_bytes(
     longest = status_application_name(load_settings())
     assert len(longest.encode()) <= 63
     assert longest.endswith("-status"), "never truncated by PostgreSQL into the receiver's name"
+
+
+def test_the_wal_server_is_off_by_default_and_reads_its_settings(
+    env: pytest.MonkeyPatch,
+) -> None:
+    s = load_settings()
+    assert (s.serve_tls_directory, s.namespace, s.readers) == (None, None, ())
+    assert s.serve_address == ("0.0.0.0", 9443)
+    env.setenv("WAL_RECEIVER_SERVE_TLS_DIRECTORY", "/etc/wal-receiver/wal-server")
+    env.setenv("WAL_RECEIVER_NAMESPACE", "prod")
+    env.setenv("WAL_RECEIVER_READERS", "dr/pg, audit/*")
+    env.setenv("WAL_RECEIVER_SERVE_ADDRESS", "127.0.0.1:9555")
+    s = load_settings()
+    assert s.serve_tls_directory == Path("/etc/wal-receiver/wal-server")
+    assert s.namespace == "prod"
+    assert [str(r) for r in s.readers] == ["dr/pg", "audit/*"]
+    assert s.serve_address == ("127.0.0.1", 9555)
+
+
+def test_the_wal_server_needs_the_namespace(env: pytest.MonkeyPatch) -> None:
+    env.setenv("WAL_RECEIVER_SERVE_TLS_DIRECTORY", "/etc/wal-receiver/wal-server")
+    with pytest.raises(SettingsError) as info:
+        load_settings()
+    assert str(info.value) == (
+        "invalid receiver settings: WAL_RECEIVER_NAMESPACE must be set when "
+        "WAL_RECEIVER_SERVE_TLS_DIRECTORY is: the WAL server admits readers of its own "
+        "namespace, e.g. prod"
+    )
+
+
+def test_a_bad_reader_names_the_setting_the_entry_and_an_example(
+    env: pytest.MonkeyPatch,
+) -> None:
+    env.setenv("WAL_RECEIVER_READERS", "dr/pg, DR")
+    with pytest.raises(SettingsError) as info:
+        load_settings()
+    assert "WAL_RECEIVER_READERS / --readers: 'DR' is not namespace/cluster" in str(info.value)
+    assert "e.g. prod/pg-copy, staging/*" in str(info.value)

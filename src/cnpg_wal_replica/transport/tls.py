@@ -1,4 +1,7 @@
-"""Mutual TLS for the plugin server, with certificate files reloaded when they change.
+"""Mutual TLS for our gRPC servers, with certificate files reloaded when they change.
+
+Two servers use it: the plugin server (the operator is its client) and the receiver's WAL
+server (reading Clusters' sidecars are its clients).
 
 cert-manager rotates the Secret behind the mounted files; the kubelet swaps them in place.
 ``grpc.dynamic_ssl_server_credentials`` asks ``ReloadingCertificates.fetch`` at every new
@@ -19,7 +22,15 @@ from typing import cast
 import grpc
 import structlog
 
-from cnpg_wal_replica.plugin.settings import TLSFiles
+from cnpg_wal_replica.transport.files import Stamp, TLSFiles, file_stamp
+
+__all__ = [
+    "ReloadingCertificates",
+    "TLSFiles",
+    "TLSFilesError",
+    "read_bundle",
+    "server_credentials",
+]
 
 log = structlog.get_logger(__name__)
 
@@ -49,13 +60,6 @@ class PemBundle:
         return hashlib.sha256(self.server_cert).hexdigest()[:16]
 
 
-_FLAGS = {
-    "server_cert": "--server-cert / SERVER_CERT",
-    "server_key": "--server-key / SERVER_KEY",
-    "client_cert": "--client-cert / CLIENT_CERT",
-}
-
-
 def _named_paths(files: TLSFiles) -> tuple[tuple[str, Path], ...]:
     return (
         ("server_cert", files.server_cert),
@@ -66,15 +70,16 @@ def _named_paths(files: TLSFiles) -> tuple[tuple[str, Path], ...]:
 
 def read_bundle(files: TLSFiles) -> PemBundle:
     """Read and sanity-check the three files; raise ``TLSFilesError`` naming a bad one."""
+    flags = dict(zip(("server_cert", "server_key", "client_cert"), files.settings, strict=True))
     contents: dict[str, bytes] = {}
     for name, path in _named_paths(files):
-        flag = _FLAGS[name]
+        flag = flags[name]
         try:
             data = path.read_bytes()
         except FileNotFoundError:
             raise TLSFilesError(
-                f"{flag}: file {str(path)!r} does not exist; mount the plugin's TLS secret "
-                "there or point the flag at the PEM file"
+                f"{flag}: file {str(path)!r} does not exist; mount the TLS secret there or "
+                "point the setting at the PEM file"
             ) from None
         except OSError as error:
             raise TLSFilesError(f"{flag}: cannot read {str(path)!r}: {error.strerror}") from None
@@ -83,11 +88,11 @@ def read_bundle(files: TLSFiles) -> PemBundle:
         contents[name] = data
     if b"PRIVATE KEY-----" not in contents["server_key"]:
         raise TLSFilesError(
-            f"{_FLAGS['server_key']}: {str(files.server_key)!r} holds no PEM private key"
+            f"{flags['server_key']}: {str(files.server_key)!r} holds no PEM private key"
         )
     for name in ("server_cert", "client_cert"):
         if b"BEGIN CERTIFICATE-----" not in contents[name]:
-            raise TLSFilesError(f"{_FLAGS[name]}: file holds no PEM certificate")
+            raise TLSFilesError(f"{flags[name]}: file holds no PEM certificate")
     return PemBundle(contents["server_cert"], contents["server_key"], contents["client_cert"])
 
 
@@ -97,20 +102,8 @@ def _configuration(bundle: PemBundle) -> grpc.ServerCertificateConfiguration:
     )
 
 
-_Stamp = tuple[tuple[int, int], ...]
-
-
-def _stamp(files: TLSFiles) -> _Stamp:
-    """(mtime_ns, size) of each file; ``(-1, -1)`` for a file that is briefly missing."""
-    stamps = []
-    for _, path in _named_paths(files):
-        try:
-            st = path.stat()
-        except OSError:
-            stamps.append((-1, -1))
-        else:
-            stamps.append((st.st_mtime_ns, st.st_size))
-    return tuple(stamps)
+def _stamp(files: TLSFiles) -> Stamp:
+    return file_stamp(path for _, path in _named_paths(files))
 
 
 class ReloadingCertificates:

@@ -1,4 +1,9 @@
-"""CNPG-I Identity: who the plugin is, which services it offers, and a cheap liveness probe."""
+"""CNPG-I Identity: who the plugin is, which services it offers, and a cheap liveness probe.
+
+Both CNPG-I servers answer it: the plugin server (to the operator) and the sidecar (to the
+instance manager in PostgreSQL pods). They are one plugin with one name and metadata;
+each advertises the services it implements.
+"""
 
 from __future__ import annotations
 
@@ -9,10 +14,7 @@ import grpc
 from cnpg_wal_replica import metadata
 from cnpg_wal_replica._pb import identity_pb2, identity_pb2_grpc
 
-_Service = identity_pb2.PluginCapability.Service
-
-ADVERTISED_SERVICES = (_Service.TYPE_OPERATOR_SERVICE, _Service.TYPE_RECONCILER_HOOKS)
-"""Exactly the services this server implements; the operator calls GetCapabilities on each."""
+Service = identity_pb2.PluginCapability.Service
 
 
 def plugin_metadata() -> identity_pb2.GetPluginMetadataResponse:
@@ -31,14 +33,17 @@ def plugin_metadata() -> identity_pb2.GetPluginMetadataResponse:
 
 
 class IdentityServicer(identity_pb2_grpc.IdentityServicer):
-    """Static answers, built once."""
+    """Static answers, built once.
 
-    def __init__(self) -> None:
+    *services* must be exactly those the server implements: the caller asks
+    GetCapabilities of each.
+    """
+
+    def __init__(self, services: tuple[Service.Type.ValueType, ...]) -> None:
         self._metadata = plugin_metadata()
         self._capabilities = identity_pb2.GetPluginCapabilitiesResponse(
             capabilities=[
-                identity_pb2.PluginCapability(service=_Service(type=kind))
-                for kind in ADVERTISED_SERVICES
+                identity_pb2.PluginCapability(service=Service(type=kind)) for kind in services
             ]
         )
         self._ready = identity_pb2.ProbeResponse(ready=True)
