@@ -5,11 +5,7 @@ stubs), which calls ``WAL/Restore`` on the sidecar's unix socket the way CNPG's 
 manager does; the sidecar (`cnpg-wal-replica sidecar`) fetches from the receiver's WAL
 server (`cnpg-wal-replica receive` with ``WAL_RECEIVER_SERVE_TLS_DIRECTORY``) over mutual
 TLS; the receiver streams from a primary through ``pg_receivewal`` as its synchronous
-standby. No part is a double.
-
-The sidecar runs as root, like the receiver here; in a pod both run as PostgreSQL's user.
-The test opens the sidecar's socket to PostgreSQL's user, which shares the sidecar's UID in
-a pod.
+standby. No part is a double (support/localsidecar.py says how the sidecar runs).
 """
 
 from __future__ import annotations
@@ -17,78 +13,28 @@ from __future__ import annotations
 import json
 import os
 import shutil
-import signal
 import subprocess
-import sys
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
 from support import harnesspaths
-from support.walpki import SERVER_NAME, WalPki
+from support.localsidecar import (
+    Sidecar,
+    base_backup,
+    cluster_definition,
+    restoring_server,
+    through_sidecar,
+    wait_promoted,
+)
+from support.walpki import WalPki
 
 from cnpg_wal_replica import localpg
-from cnpg_wal_replica.reading import SOCKET_NAME
 
 from .conftest import APP, Receiver, wait_until
 
 pytestmark = [pytest.mark.postgres, pytest.mark.slow]
-
-
-class Sidecar:
-    """One `cnpg-wal-replica sidecar` process serving a socket directory."""
-
-    def __init__(self, workdir: Path, server_port: int, tls: Path, name: str) -> None:
-        self.socket_directory = workdir / f"{name}-plugins"
-        self.spool = workdir / f"{name}-spool"
-        self.log_path = workdir / f"{name}.log"
-        for directory in (self.socket_directory, self.spool):
-            directory.mkdir()
-            _give_to_postgres(directory)
-        self.argv = [
-            sys.executable,
-            "-m",
-            "cnpg_wal_replica",
-            "sidecar",
-            f"--server=127.0.0.1:{server_port}",
-            f"--server-name={SERVER_NAME}",
-            f"--tls-directory={tls}",
-            f"--socket-directory={self.socket_directory}",
-            f"--spool-directory={self.spool}",
-            "--retry-seconds=10",
-            "--log-format=json",
-        ]
-        with self.log_path.open("ab") as log:
-            self.proc = subprocess.Popen(self.argv, stdout=log, stderr=log)
-        socket = self.socket_directory / SOCKET_NAME
-        wait_until(socket.exists, 20, "the sidecar's socket")
-        socket.chmod(0o777)  # in a pod PostgreSQL and the sidecar share one UID
-
-    @property
-    def socket(self) -> Path:
-        return self.socket_directory / SOCKET_NAME
-
-    def log(self) -> str:
-        return self.log_path.read_text(errors="replace")
-
-    def events(self, name: str) -> list[dict[str, object]]:
-        found = []
-        for line in self.log().splitlines():
-            if line.startswith("{"):
-                event = json.loads(line)
-                if event.get("event") == name:
-                    found.append(event)
-        return found
-
-    def stop(self) -> int:
-        self.proc.send_signal(signal.SIGTERM)
-        return self.proc.wait(30)
-
-
-def _give_to_postgres(path: Path) -> None:
-    if localpg.default_run_as():
-        shutil.chown(path, localpg.SUPERUSER, localpg.SUPERUSER)
 
 
 @pytest.fixture
@@ -121,10 +67,12 @@ def serving_receiver(
     )
     wait_until(receiver.ready, 30, "the receiver to stream")
     wait_until(
-        lambda: primary.sql(
-            "SELECT sync_state FROM pg_stat_replication WHERE application_name = %s", (APP,)
-        )
-        == [("sync",)],
+        lambda: (
+            primary.sql(
+                "SELECT sync_state FROM pg_stat_replication WHERE application_name = %s", (APP,)
+            )
+            == [("sync",)]
+        ),
         20,
         "the receiver to be the synchronous standby",
     )
@@ -148,28 +96,7 @@ def sidecars(workdir: Path) -> Iterator[Callable[..., Sidecar]]:
             sidecar.proc.wait()
 
 
-def base_backup(primary: localpg.LocalPostgres, name: str) -> Path:
-    """``pg_basebackup -X none``: every WAL record the copy needs must come from restores."""
-    data_dir = primary.root / name
-    subprocess.run(
-        [
-            str(primary.bindir / "pg_basebackup"),
-            f"--pgdata={data_dir}",
-            f"--host={primary.socket_dir}",
-            f"--port={primary.port}",
-            f"--username={localpg.SUPERUSER}",
-            "--wal-method=none",
-            "--checkpoint=fast",
-        ],
-        check=True,
-        capture_output=True,
-        user=primary.run_as,
-        cwd=primary.root,
-    )
-    return data_dir
-
-
-def restoring_server(
+def restoring(
     primary: localpg.LocalPostgres,
     data_dir: Path,
     sidecar: Sidecar,
@@ -178,59 +105,10 @@ def restoring_server(
     mode: str,
     **settings: str,
 ) -> localpg.LocalPostgres:
-    """A server on *data_dir* whose restore_command goes through the sidecar; not started."""
-    name = data_dir.name
-    cluster = primary.root / f"{name}-cluster.json"
-    cluster.write_text(json.dumps(_cluster_definition(name)))
-    server = localpg.LocalPostgres(
-        root=primary.root,
-        data_dir=data_dir,
-        port=localpg.free_port(),
-        socket_dir=primary.socket_dir,
-        bindir=primary.bindir,
-        tls=primary.tls,
-        run_as=primary.run_as,
-        log_file=primary.root / f"{name}.log",
-    )
-    conf = {
-        "port": str(server.port),
-        "synchronous_standby_names": "",
-        "restore_command": (
-            f"{restore_binary} --socket {sidecar.socket} --cluster {cluster} %f %p"
-        ),
-        "wal_retrieve_retry_interval": "500ms",
-        "log_min_messages": "info",
-        **settings,
-    }
-    with (data_dir / "postgresql.auto.conf").open("a", encoding="utf-8") as handle:
-        for key, value in conf.items():
-            handle.write(f"{key} = '{value}'\n")
-    signal_file = data_dir / f"{mode}.signal"
-    signal_file.touch()
-    _give_to_postgres(signal_file)
-    return server
-
-
-def _cluster_definition(name: str) -> dict[str, object]:
-    """The Cluster the instance manager would send: a recovery from the origin's receiver."""
-    return {
-        "apiVersion": "postgresql.cnpg.io/v1",
-        "kind": "Cluster",
-        "metadata": {"name": name, "namespace": "dr"},
-        "spec": {
-            "instances": 1,
-            "bootstrap": {"recovery": {"source": "origin"}},
-            "externalClusters": [
-                {
-                    "name": "origin",
-                    "plugin": {
-                        "name": "cnpg-i-wal-replica.documentdb.io",
-                        "parameters": {"cluster": "pg", "namespace": "prod"},
-                    },
-                }
-            ],
-        },
-    }
+    cluster = primary.root / f"{data_dir.name}-cluster.json"
+    cluster.write_text(json.dumps(cluster_definition(data_dir.name)))
+    command = through_sidecar(restore_binary, sidecar, cluster)
+    return restoring_server(primary, data_dir, command, mode=mode, **settings)
 
 
 def commit_rows(primary: localpg.LocalPostgres, batches: int, *, switch_every: int = 0) -> int:
@@ -242,16 +120,6 @@ def commit_rows(primary: localpg.LocalPostgres, batches: int, *, switch_every: i
         if switch_every and batch % switch_every == switch_every - 1:
             primary.sql("SELECT pg_switch_wal()")
     return int(primary.sql("SELECT count(*) FROM t")[0][0])
-
-
-def wait_promoted(server: localpg.LocalPostgres, timeout: float = 120) -> None:
-    def promoted() -> bool:
-        try:
-            return server.sql("SELECT pg_is_in_recovery()")[0][0] is False
-        except Exception:
-            return False
-
-    wait_until(promoted, timeout, f"{server.data_dir.name} to end recovery", interval=0.2)
 
 
 def test_recovery_after_losing_the_primary_holds_every_committed_row(
@@ -271,7 +139,7 @@ def test_recovery_after_losing_the_primary_holds_every_committed_row(
     primary.stop("immediate")  # the cluster is lost; the receiver keeps what it flushed
 
     sidecar = sidecars(port, pki.reader("dr", "pg-copy"))
-    server = restoring_server(primary, data_dir, sidecar, restore_binary, mode="recovery")
+    server = restoring(primary, data_dir, sidecar, restore_binary, mode="recovery")
     started = time.monotonic()
     server.start()
     wait_promoted(server)
@@ -300,13 +168,15 @@ def test_a_standby_follows_the_primary_through_the_receiver_alone(
     _, port = serving_receiver
     data_dir = base_backup(primary, "follower")
     sidecar = sidecars(port, pki.reader("prod", "pg-replica"))
-    server = restoring_server(primary, data_dir, sidecar, restore_binary, mode="standby")
+    server = restoring(primary, data_dir, sidecar, restore_binary, mode="standby")
     server.start()
     committed = commit_rows(primary, batches=3)
     wait_until(
-        lambda: server.sql("SELECT count(*) FROM t")[0][0] == committed
-        if server.sql("SELECT to_regclass('t') IS NOT NULL")[0][0]
-        else False,
+        lambda: (
+            server.sql("SELECT count(*) FROM t")[0][0] == committed
+            if server.sql("SELECT to_regclass('t') IS NOT NULL")[0][0]
+            else False
+        ),
         60,
         "the standby to replay the first rows",
         interval=0.2,
@@ -338,7 +208,7 @@ def test_point_in_time_recovery_stops_at_the_restore_point(
     primary.sql("SELECT pg_switch_wal()")
 
     sidecar = sidecars(port, pki.reader("prod", "pg-pitr"))
-    server = restoring_server(
+    server = restoring(
         primary,
         data_dir,
         sidecar,
@@ -365,7 +235,7 @@ def test_a_reader_the_origin_does_not_allow_gets_nothing(
     primary.sql("SELECT pg_switch_wal()")
     segment = wait_until(receiver.segments, 20, "a complete segment")[0]
     cluster = workdir / "cluster.json"
-    cluster.write_text(json.dumps(_cluster_definition("pg")))
+    cluster.write_text(json.dumps(cluster_definition("pg")))
     for name, tls, expected in (
         ("not-allowed", pki.reader("staging", "pg"), "PermissionDenied"),
         ("other-ca", pki.stranger("prod", "pg"), "Unavailable"),
