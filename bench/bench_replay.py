@@ -30,6 +30,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+import bench_procs
 import bench_stats
 from support import harnesspaths, localreceiver
 from support.localsidecar import (
@@ -47,7 +48,7 @@ from cnpg_wal_replica import localpg
 from cnpg_wal_replica.archive.names import parse_lsn
 
 CONFIGS = ("local", "sidecar", "sidecar-no-prefetch")
-APP = "bench-replay-receiver"
+APP = "bench_replay_receiver"
 AIM = 0.8
 """Replay through the sidecar: at least this share of the local-copy limit (issue 14)."""
 
@@ -109,6 +110,7 @@ def measure(
     root.chmod(0o711)
     receiver = None
     sidecars: list[Sidecar] = []
+    failed = True
     try:
         primary = localpg.create_primary(root / "pg", wal_segsize_mb=16)
         primary.set_config(synchronous_standby_names=APP)
@@ -128,6 +130,7 @@ def measure(
         for segment in (root / "wal").iterdir():
             if len(segment.name) == 24:
                 shutil.copy(segment, local / segment.name)
+                give_to_postgres(local / segment.name)
         give_to_postgres(local)
         wal_mib = (end_lsn - start_lsn) / 2**20
         binary = root / "cnpgi-wal-restore"
@@ -136,6 +139,9 @@ def measure(
         cluster = root / "cluster.json"
         cluster.write_text(json.dumps(cluster_definition("bench")))
         seconds: dict[str, dict[int, float]] = {c: {} for c in CONFIGS}
+        cpu: dict[str, dict[str, list[float]]] = {
+            c: {"receiver": [], "sidecar": []} for c in CONFIGS
+        }
         for repeat in range(repeats):
             order = CONFIGS[repeat % len(CONFIGS) :] + CONFIGS[: repeat % len(CONFIGS)]
             for config in order:
@@ -150,19 +156,32 @@ def measure(
                     sidecars.append(sidecar)
                     command = through_sidecar(binary, sidecar, cluster)
                 server = restoring_server(primary, data_dir, command, mode="recovery")
+                receiver_cpu = bench_procs.cpu_seconds(receiver.pid)
+                sidecar_cpu = bench_procs.cpu_seconds(sidecars[-1].proc.pid) if sidecars else 0
                 started = time.monotonic()
                 server.start()
                 wait_promoted(server, timeout=600)
                 seconds[config][repeat] = time.monotonic() - started
+                cpu[config]["receiver"].append(bench_procs.cpu_seconds(receiver.pid) - receiver_cpu)
+                if config != "local":
+                    used = bench_procs.cpu_seconds(sidecars[-1].proc.pid) - sidecar_cpu
+                    cpu[config]["sidecar"].append(used)
+                    restores = sidecars[-1].events("restored")
+                    waits = [float(str(e["seconds"])) for e in restores]
+                    log(
+                        f"replay: {config}: {len(restores)} restores, "
+                        f"{sum(e.get('source') == 'spool' for e in restores)} from the spool, "
+                        f"median {bench_stats.median(waits) * 1000:.0f} ms, "
+                        f"max {max(waits) * 1000:.0f} ms in the sidecar"
+                    )
                 server.stop("immediate")
                 shutil.rmtree(data_dir, ignore_errors=True)
                 log(
                     f"replay: {config}, repeat {repeat + 1}: {wal_mib:.0f} MiB in "
                     f"{seconds[config][repeat]:.2f} s"
                 )
-        rates = {
-            c: {r: wal_mib / s for r, s in seconds[c].items()} for c in CONFIGS
-        }
+        failed = False
+        rates = {c: {r: wal_mib / s for r, s in seconds[c].items()} for c in CONFIGS}
         return {
             "params": {"scale": scale, "repeats": repeats, "wal_mib": round(wal_mib, 1)},
             "configs": {
@@ -170,6 +189,8 @@ def measure(
                     "seconds": [round(seconds[c][r], 3) for r in sorted(seconds[c])],
                     "mib_per_s": round(bench_stats.median(list(rates[c].values())), 1),
                     "ratio_to_local": bench_stats.paired_ratio(rates[c], rates["local"]),
+                    "receiver_cpu_s_per_100mib": _per_100mib(cpu[c]["receiver"], wal_mib),
+                    "sidecar_cpu_s_per_100mib": _per_100mib(cpu[c]["sidecar"], wal_mib),
                 }
                 for c in CONFIGS
             },
@@ -183,7 +204,14 @@ def measure(
             receiver.kill()
             receiver.wait()
         localpg.stop_all(root / "pg")
-        shutil.rmtree(root, ignore_errors=True)
+        if failed:
+            log(f"replay: failed; logs and data kept in {root}")
+        else:
+            shutil.rmtree(root, ignore_errors=True)
+
+
+def _per_100mib(samples: list[float], wal_mib: float) -> float | None:
+    return round(bench_stats.median(samples) / wal_mib * 100, 3) if samples else None
 
 
 def render(result: dict[str, Any]) -> str:
@@ -195,11 +223,26 @@ def render(result: dict[str, Any]) -> str:
         "sidecar-no-prefetch": "the same without prefetch",
     }
     rows = [
-        [labels[c], v["mib_per_s"], v["ratio_to_local"], ", ".join(map(str, v["seconds"]))]
+        [
+            labels[c],
+            v["mib_per_s"],
+            v["ratio_to_local"],
+            v.get("receiver_cpu_s_per_100mib"),
+            v.get("sidecar_cpu_s_per_100mib"),
+            ", ".join(map(str, v["seconds"])),
+        ]
         for c, v in result["configs"].items()
     ]
     table = bench_stats.markdown_table(
-        ["recovery", "MiB/s replayed", "÷ limit (paired median)", "seconds per repeat"], rows
+        [
+            "recovery",
+            "MiB/s replayed",
+            "÷ limit (paired median)",
+            "receiver CPU s / 100 MiB",
+            "sidecar CPU s / 100 MiB",
+            "seconds per repeat",
+        ],
+        rows,
     )
     ours = result["configs"]["sidecar"]["ratio_to_local"]
     verdict = bench_stats.aim_verdict(ours, AIM, at_least=True)

@@ -217,12 +217,19 @@ def verify_section(rows: list[dict[str, Any]]) -> str:
     return f"## verify\n\n{table}"
 
 
+def replay_section(r: dict[str, Any]) -> str:
+    from bench_replay import render as render_replay
+
+    return render_replay(r)
+
+
 def render(results: dict[str, Any]) -> str:
     """The whole Markdown report; a failed section shows its error."""
     parts = [header(results)]
     sections = (
         ("plugin", plugin_section),
         ("receiver", receiver_section),
+        ("replay", replay_section),
         ("verify", verify_section),
     )
     for key, renderer in sections:

@@ -32,7 +32,7 @@ RESULTS = HERE / "results"
 """The committed results of the last full run."""
 QUICK_RESULTS = RESULTS / "quick"
 """Where a --quick run writes by default: git ignores it, so the full run's results stay."""
-SECTIONS = ("plugin", "receiver", "verify")
+SECTIONS = ("plugin", "receiver", "replay", "verify")
 
 
 def log(message: str) -> None:
@@ -57,6 +57,13 @@ def run_receiver(args: argparse.Namespace) -> dict[str, Any]:
     return bench_receiver.measure(params, log=log)
 
 
+def run_replay(args: argparse.Namespace) -> dict[str, Any]:
+    import bench_replay
+
+    scale = args.scale or (5 if args.quick else 20)
+    return bench_replay.measure(scale, args.repeats or (1 if args.quick else 3), log=log)
+
+
 def run_verify(args: argparse.Namespace) -> list[dict[str, Any]]:
     """Helper V's bench/bench_verify.py: its `run(quick=...)` if it has one, else `measure`."""
     import bench_verify
@@ -76,6 +83,7 @@ def run_verify(args: argparse.Namespace) -> list[dict[str, Any]]:
 RUNNERS: dict[str, Callable[[argparse.Namespace], Any]] = {
     "plugin": run_plugin,
     "receiver": run_receiver,
+    "replay": run_replay,
     "verify": run_verify,
 }
 

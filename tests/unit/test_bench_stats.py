@@ -268,3 +268,26 @@ def test_plugin_section_compares_with_the_go_plugin_and_the_aims():
     assert "| Pre p50 / p99, 10 clients (ms) | 1.00 / 3.00 | p99 ≤ 2 | missed |" in text
     assert "| API writes per steady-state Post | 0 (Go plugin: 1) | 0 | met |" in text
     assert "| server RSS after the run (MiB) | 81.70 | ≤ 80 | missed |" in text
+
+
+def test_replay_section_shows_each_recovery_and_the_aim():
+    import bench_replay
+
+    result = {
+        "params": {"scale": 20, "repeats": 3, "wal_mib": 412.5},
+        "configs": {
+            "local": {"seconds": [2.0, 2.1, 1.9], "mib_per_s": 206.2, "ratio_to_local": 1.0},
+            "sidecar": {"seconds": [2.4, 2.5, 2.3], "mib_per_s": 171.9, "ratio_to_local": 0.84},
+            "sidecar-no-prefetch": {
+                "seconds": [4.0, 4.1, 3.9],
+                "mib_per_s": 103.1,
+                "ratio_to_local": 0.5,
+            },
+        },
+    }
+    text = bench_replay.render(result)
+    assert "replaying 412.5 MiB of WAL (pgbench -i -s 20, 16 MiB segments)" in text
+    assert "| through CNPG-I, the sidecar and the receiver (prefetch 4) | 171.90 | 0.84 |" in text
+    assert "Aim: through the sidecar ≥ 0.8 of the limit: **met**." in text
+    result["configs"]["sidecar"]["ratio_to_local"] = 0.7
+    assert "**missed**" in bench_replay.render(result)

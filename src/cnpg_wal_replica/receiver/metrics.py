@@ -5,6 +5,12 @@ from __future__ import annotations
 from prometheus_client import CollectorRegistry, Counter, Gauge
 
 PREFIX = "cnpg_wal_replica_receiver_"
+SERVED_LABELS = (
+    *((kind, outcome) for kind in ("segment", "partial", "history") for outcome in ("ok", "error")),
+    ("none", "not_found"),
+    ("none", "invalid_argument"),
+)
+"""The WAL server's (kind, outcome) pairs, each exported from the start."""
 
 
 class ReceiverMetrics:
@@ -79,6 +85,8 @@ class ReceiverMetrics:
             ("kind", "outcome"),
             registry=r,
         )
+        for kind, outcome in SERVED_LABELS:  # exported as 0 before the first fetch
+            self.served_files.labels(kind, outcome)
         self.served_bytes = Counter(
             PREFIX + "served_bytes", "Bytes of WAL the WAL server sent to readers.", registry=r
         )

@@ -6,8 +6,9 @@ URI SAN names the reading Cluster). cert-manager rotates the files in place: the
 rebuilt with the new files before the next call once their mtime or size changed.
 
 A fetched file is written beside its destination under a hidden name (mode 0600), checked
-to have the size the server announced, flushed and renamed: PostgreSQL never sees half a
-segment.
+to have the size the server announced and renamed: PostgreSQL never sees half a segment. It
+is not fsynced, as ``cp`` in a ``restore_command`` is not: after a crash the recovery
+restores again, and the spool is emptied at start.
 """
 
 from __future__ import annotations
@@ -138,7 +139,6 @@ class ArchiveClient:
                 want = "no file information" if info is None else f"{info.size} bytes"
                 raise FetchError(grpc.StatusCode.DATA_LOSS, f"{name}: got {written}, {want}")
             _owned_like_directory(fd, destination.parent)
-            await asyncio.to_thread(os.fsync, fd)
         finally:
             os.close(fd)
         os.replace(temporary, destination)
