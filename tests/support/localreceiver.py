@@ -35,12 +35,21 @@ def receiver_env(
         "WAL_RECEIVER_SSLKEY": params["sslkey"],
         "WAL_RECEIVER_APPLICATION_NAME": application_name,
         "WAL_RECEIVER_WAL_DIRECTORY": str(directory),
-        "WAL_RECEIVER_HTTP_ADDRESS": f"127.0.0.1:{localpg.free_port()}",
+        "WAL_RECEIVER_HTTP_ADDRESS": f"127.0.0.1:{_port_other_than(pg.port)}",
         "WAL_RECEIVER_LOG_FORMAT": "json",
         "WAL_RECEIVER_PG_RECEIVEWAL": str(pg.bindir / "pg_receivewal"),
     }
     env.update({"WAL_RECEIVER_" + k.upper(): v for k, v in overrides.items()})
     return env
+
+
+def _port_other_than(taken: int) -> int:
+    """A free port that is not *taken*: a stopped server's port is free, and a receiver
+    listening on it would then dial its own HTTP server (seen once in CI: a TLS handshake
+    against /metrics timed out instead of the connection being refused)."""
+    while (port := localpg.free_port()) == taken:
+        continue
+    return port
 
 
 def wait_until(
