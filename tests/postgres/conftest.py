@@ -192,3 +192,15 @@ def wait_caught_up(pg: localpg.LocalPostgres, timeout: float = 15) -> int:
     target = pg.current_lsn()
     wait_until(lambda: flushed_lsn(pg) >= target, timeout, f"flush to reach {target:X}")
     return target
+
+
+def wait_synchronous(pg: localpg.LocalPostgres, app: str = APP, timeout: float = 20) -> None:
+    """Wait until ``pg`` reports ``app`` as its synchronous standby."""
+    wait_until(
+        lambda: (
+            pg.sql("SELECT sync_state FROM pg_stat_replication WHERE application_name = %s", (app,))
+            == [("sync",)]
+        ),
+        timeout,
+        "the receiver to be the synchronous standby",
+    )

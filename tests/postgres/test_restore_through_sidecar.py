@@ -32,7 +32,7 @@ from support.walpki import WalPki
 
 from cnpg_wal_replica import localpg
 
-from .conftest import APP, Receiver, wait_until
+from .conftest import APP, Receiver, wait_synchronous, wait_until
 
 pytestmark = [pytest.mark.postgres, pytest.mark.slow]
 
@@ -66,16 +66,7 @@ def serving_receiver(
         readers="dr/pg-copy",
     )
     wait_until(receiver.ready, 30, "the receiver to stream")
-    wait_until(
-        lambda: (
-            primary.sql(
-                "SELECT sync_state FROM pg_stat_replication WHERE application_name = %s", (APP,)
-            )
-            == [("sync",)]
-        ),
-        20,
-        "the receiver to be the synchronous standby",
-    )
+    wait_synchronous(primary)
     return receiver, port
 
 

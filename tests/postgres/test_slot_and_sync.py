@@ -13,7 +13,14 @@ from cnpg_wal_replica.archive.state import load_state
 from cnpg_wal_replica.receiver.recovery import streaming_start
 from cnpg_wal_replica.tools.verify import verify_archive
 
-from .conftest import APP, streaming, wait_caught_up, wait_until, write_segments
+from .conftest import (
+    APP,
+    streaming,
+    wait_caught_up,
+    wait_synchronous,
+    wait_until,
+    write_segments,
+)
 
 pytestmark = [pytest.mark.postgres, pytest.mark.slow]
 
@@ -72,16 +79,7 @@ def test_lost_slot_resumes_and_records_exact_gap(primary, make_receiver, how):
 def test_synchronous_commit_waits_for_the_receiver(primary, make_receiver):
     primary.set_config(synchronous_standby_names=APP)
     receiver = make_receiver(primary)
-    wait_until(
-        lambda: (
-            primary.sql(
-                "SELECT sync_state FROM pg_stat_replication WHERE application_name = %s", (APP,)
-            )
-            == [("sync",)]
-        ),
-        20,
-        "the receiver to be the synchronous standby",
-    )
+    wait_synchronous(primary)
     primary.sql("CREATE TABLE t (x int)")
     started = time.monotonic()
     primary.sql("INSERT INTO t VALUES (1)")

@@ -96,8 +96,8 @@ def find(directory: Path, name: str, segment_size: int) -> Served | None:
 
 
 def newest_partial(directory: Path, segment_size: int) -> SegmentFile | None:
-    """The ``.partial`` of the highest (timeline, segment), read from names alone."""
-    best: tuple[SegmentName, str, str | None] | None = None
+    """The ``.partial`` of the highest (timeline, segment); only partials are stat'ed."""
+    best: tuple[tuple[int, int], SegmentName, str | None, os.DirEntry[str]] | None = None
     with os.scandir(directory) as entries:
         for entry in entries:
             if not entry.name.endswith(PARTIAL_SUFFIX):
@@ -107,15 +107,22 @@ def newest_partial(directory: Path, segment_size: int) -> SegmentFile | None:
                 continue
             segment, compression, _ = parsed
             key = (segment.timeline, segment.segno)
-            if best is None or key > (best[0].timeline, best[0].segno):
-                best = (segment, entry.name, compression)
+            if best is None or key > best[0]:
+                best = (key, segment, compression, entry)
     if best is None:
         return None
-    path = directory / best[1]
-    size = _file_size(path)
-    if size is None:
+    _, segment, compression, entry = best
+    try:
+        info = entry.stat(follow_symlinks=False)
+    except FileNotFoundError:  # completed (renamed) since the scan
         return None
-    return SegmentFile(path, best[0], best[2], True, size, 0.0)
+    return SegmentFile(
+        directory / entry.name, segment, compression, True, info.st_size, info.st_mtime
+    )
+
+
+def _newest(partials: tuple[SegmentFile, ...]) -> SegmentFile | None:
+    return max(partials, key=lambda f: (f.segment.timeline, f.segment.segno), default=None)
 
 
 def newest_timeline(listing: ArchiveListing) -> int:
@@ -129,7 +136,7 @@ def describe(directory: Path, segment_size: int) -> tuple[str, str, int]:
     """``(newest complete segment, newest partial, newest timeline)``; names are plain."""
     listing = list_archive(directory, segment_size)
     newest = listing.newest_segment
-    partial = newest_partial(directory, segment_size)
+    partial = _newest(listing.partials)
     return (
         newest.segment.name(segment_size) if newest else "",
         partial.segment.name(segment_size) if partial else "",
