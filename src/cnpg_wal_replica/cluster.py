@@ -41,6 +41,16 @@ class PluginEntry:
 
 
 @dataclass(frozen=True)
+class SourceEntry:
+    """A `spec.externalClusters` entry whose `plugin` is this plugin: a WAL source."""
+
+    index: int
+    name: str
+    parameters: dict[str, str]
+    not_strings: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
 class SynchronousSpec:
     """`spec.postgresql.synchronous`, as far as the receiver is concerned."""
 
@@ -72,6 +82,9 @@ class ClusterView:
     synchronous: SynchronousSpec | None = None
     legacy_sync_replicas: bool = False
     replica_cluster: bool = False
+    replica_source: str = ""
+    recovery_source: str = ""
+    sources: tuple[SourceEntry, ...] = ()
     deleting: bool = False
     raw: dict[str, Any] = field(default_factory=dict, repr=False, compare=False)
     """Only the parts of the JSON read again later: ``spec.plugins`` (MutateCluster's patch
@@ -132,6 +145,9 @@ class ClusterView:
             synchronous=_synchronous(_obj(spec, "postgresql")),
             legacy_sync_replicas=bool(spec.get("minSyncReplicas") or spec.get("maxSyncReplicas")),
             replica_cluster=bool(_obj(spec, "replica").get("enabled")),
+            replica_source=_str(_obj(spec, "replica"), "source"),
+            recovery_source=_str(_obj(_obj(spec, "bootstrap"), "recovery"), "source"),
+            sources=_source_entries(spec),
             deleting=bool(metadata.get("deletionTimestamp")),
             raw=_slim(spec, status),
         )
@@ -267,6 +283,26 @@ def _plugin_entry(spec: dict[str, Any]) -> PluginEntry | None:
         enabled_value=None if enabled is None or isinstance(enabled, bool) else enabled,
         duplicates=tuple(i for i, _ in entries[1:]),
     )
+
+
+def _source_entries(spec: dict[str, Any]) -> tuple[SourceEntry, ...]:
+    entries = []
+    for index, external in enumerate(_list(spec, "externalClusters")):
+        if not isinstance(external, dict):
+            continue
+        plugin = _obj(external, "plugin")
+        if plugin.get("name") != PLUGIN_NAME or plugin.get("enabled") is False:
+            continue
+        raw = _obj(plugin, "parameters")
+        entries.append(
+            SourceEntry(
+                index=index,
+                name=_str(external, "name"),
+                parameters={str(k): v for k, v in raw.items() if isinstance(v, str)},
+                not_strings={str(k): v for k, v in raw.items() if not isinstance(v, str)},
+            )
+        )
+    return tuple(entries)
 
 
 def _synchronous(postgresql: dict[str, Any]) -> SynchronousSpec | None:

@@ -45,6 +45,8 @@ class Configuration:
     memory_limit: str | None
     retention_max_age_seconds: int | None
     retention_max_size_bytes: int | None
+    readers: str = ""
+    """Normalised `readers` patterns (``ns/cluster, ns/*``); empty: only the own namespace."""
 
     def as_dict(self) -> dict[str, Any]:
         """Plain data, e.g. for the status JSON."""
@@ -219,6 +221,7 @@ def _build(view: ClusterView, values: dict[str, Any], receiver_image: str | None
         memory_limit=values.get("memoryLimit"),
         retention_max_age_seconds=values.get("retentionMaxAge"),
         retention_max_size_bytes=values.get("retentionMaxSize"),
+        readers=values.get("readers", ""),
     )
 
 

@@ -24,6 +24,7 @@ from cnpg_wal_replica.bounds import (
     wal_volume_size,
 )
 from cnpg_wal_replica.metadata import SYNCHRONOUS_RULE
+from cnpg_wal_replica.reading import READERS_EXAMPLE, readers_parameter
 
 _DNS1123_LABEL = r"[a-z0-9]([-a-z0-9]*[a-z0-9])?"
 _DNS1123_SUBDOMAIN = re.compile(rf"^{_DNS1123_LABEL}(\.{_DNS1123_LABEL})*$")
@@ -294,6 +295,14 @@ PARAMETERS: tuple[ParameterSpec, ...] = (
         "whole bytes, 16Mi or more, < walPVCSize: oldest complete segments are removed "
         "beyond this size",
         "8Gi",
+    ),
+    ParameterSpec(
+        "readers",
+        readers_parameter,
+        "unset (only Clusters of this Cluster's namespace)",
+        "comma-separated `namespace/cluster` or `namespace/*`: Clusters of other namespaces "
+        "that may read this receiver's WAL (docs/wal-server.md)",
+        READERS_EXAMPLE,
     ),
 )
 

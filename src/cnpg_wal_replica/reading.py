@@ -23,6 +23,10 @@ SERVER_TLS_MOUNT = "/etc/wal-receiver/wal-server"
 READER_TLS_MOUNT = "/etc/wal-reader/tls"
 """The sidecar's client certificate (same keys), in a reading Cluster's pods."""
 
+WAL_CA_ISSUER = "cnpg-wal-replica-wal-ca"
+"""The cert-manager ClusterIssuer (deploy/wal-ca.yaml) that signs every receiver's server
+certificate and every reader's client certificate: both ends trust its `ca.crt`."""
+
 SERVER_TLS_FILES = ("tls.crt", "tls.key", "ca.crt")
 """Keys of a cert-manager Secret: the certificate, its key, and the CA peers must chain to."""
 
@@ -93,6 +97,11 @@ def parse_readers(text: str) -> tuple[ReaderPattern, ...]:
             )
         patterns.append(ReaderPattern(namespace, None if cluster == "*" else cluster))
     return tuple(patterns)
+
+
+def readers_parameter(text: str) -> str:
+    """The `readers` parameter, normalised (``ValueError`` as `parse_readers`)."""
+    return ", ".join(str(pattern) for pattern in parse_readers(text))
 
 
 def reader_allowed(

@@ -27,6 +27,7 @@ from cnpg_wal_replica.kube.applier import Action, Applier, Verb, decide, resourc
 from cnpg_wal_replica.kube.cache import ObjectCache
 from cnpg_wal_replica.kube.compare import with_hash
 from cnpg_wal_replica.kube.events import EventRecorder
+from cnpg_wal_replica.lifecycle import Injector
 from cnpg_wal_replica.metadata import SYNCHRONOUS_EVENT
 from cnpg_wal_replica.specs.names import drop_slot_job_name, receiver_name
 
@@ -34,7 +35,7 @@ log = structlog.get_logger(__name__)
 
 PRE_LOG_INTERVAL = 300.0
 PRE_SEEN_SIZE = 1024
-CACHED_KINDS = ("Deployment", "PersistentVolumeClaim")
+CACHED_KINDS = ("Deployment", "PersistentVolumeClaim", "Service", "Certificate")
 PREPARED_SIZE = 256
 
 Prepared = tuple[ClusterView, config.Configuration, list[dict[str, Any]]]
@@ -49,6 +50,7 @@ class Reconciler:
         self.applier = Applier(client, cache=cache)
         self.events = EventRecorder(client)
         self.receiver_image = receiver_image
+        self.injector = Injector(self.applier, image=receiver_image)
         self._pre_logged: dict[tuple[str, str], float] = {}
         self._pre_seen: OrderedDict[bytes, None] = OrderedDict()
         self._prepared: OrderedDict[bytes, Prepared] = OrderedDict()
@@ -178,6 +180,10 @@ class Reconciler:
             await self.events.record(view, "Warning", SYNCHRONOUS_EVENT, advice)
             log.warning("synchronous_not_effective", cluster=view.name, advice=advice)
         return done
+
+    async def lifecycle(self, operation: str, cluster_json: bytes, object_json: bytes) -> bytes:
+        """The restore sidecar's patch for a reading Cluster's Pod or Job."""
+        return await self.injector.hook(operation, cluster_json, object_json)
 
     def validate_create(self, cluster_json: bytes) -> tuple[ConfigIssue, ...]:
         """Every problem with a new Cluster's parameters."""

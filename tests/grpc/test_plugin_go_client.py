@@ -76,7 +76,16 @@ def test_operator_sequence_over_tls13(pki: Pki, tmp_path: Path) -> None:
     with serve_process(tls) as served:
         summary = _run_client(served.port, pki, tmp_path, cluster_json())
     assert summary["tlsVersion"] == "TLS1.3"
-    assert summary["capabilities"] == ["TYPE_OPERATOR_SERVICE", "TYPE_RECONCILER_HOOKS"]
+    assert summary["capabilities"] == [
+        "TYPE_OPERATOR_SERVICE",
+        "TYPE_RECONCILER_HOOKS",
+        "TYPE_LIFECYCLE_SERVICE",
+    ], "never TYPE_INSTANCE_SIDECAR_INJECTION: origins' instance managers would need a socket"
+    assert summary["serviceCapabilities"]["TYPE_LIFECYCLE_SERVICE"] == [
+        "/Pod:TYPE_CREATE",
+        "/Pod:TYPE_EVALUATE",
+        "batch/Job:TYPE_CREATE",
+    ]
     assert (
         "TYPE_SET_STATUS_IN_CLUSTER" not in summary["serviceCapabilities"]["TYPE_OPERATOR_SERVICE"]
     )

@@ -16,6 +16,8 @@ from cnpg_wal_replica import __version__
 from cnpg_wal_replica._pb import (
     identity_pb2,
     identity_pb2_grpc,
+    operator_lifecycle_pb2,
+    operator_lifecycle_pb2_grpc,
     operator_pb2,
     operator_pb2_grpc,
     reconciler_pb2,
@@ -54,7 +56,11 @@ async def test_identity_lists_exactly_the_implemented_services(
     )
     assert all(c.HasField("service") for c in result.capabilities)
     assert sorted(c.service.type for c in result.capabilities) == sorted(
-        [Service.TYPE_OPERATOR_SERVICE, Service.TYPE_RECONCILER_HOOKS]
+        [
+            Service.TYPE_OPERATOR_SERVICE,
+            Service.TYPE_RECONCILER_HOOKS,
+            Service.TYPE_LIFECYCLE_SERVICE,
+        ]
     )
 
 
@@ -264,3 +270,70 @@ async def test_operator_rpc_errors_become_status_codes(
             await call
         assert caught.value.code() == code
         assert SECRET_MARKER not in (caught.value.details() or "")
+
+
+# --- OperatorLifecycle ----------------------------------------------------------------
+
+Op = operator_lifecycle_pb2.OperatorOperationType
+
+
+def _lifecycle(
+    verb: operator_lifecycle_pb2.OperatorOperationType.Type.ValueType, cluster: bytes
+) -> operator_lifecycle_pb2.OperatorLifecycleRequest:
+    pod = json.dumps({"kind": "Pod", "apiVersion": "v1", "metadata": {"labels": {}}}).encode()
+    return operator_lifecycle_pb2.OperatorLifecycleRequest(
+        operation_type=Op(type=verb), cluster_definition=cluster, object_definition=pod
+    )
+
+
+async def test_lifecycle_hooks_pods_and_jobs_only(channel: grpc.aio.Channel) -> None:
+    stub = operator_lifecycle_pb2_grpc.OperatorLifecycleStub(channel)
+    reply = await stub.GetCapabilities(
+        operator_lifecycle_pb2.OperatorLifecycleCapabilitiesRequest()
+    )
+    hooked = {
+        (c.group, c.kind): sorted(Op.Type.Name(o.type) for o in c.operation_types)
+        for c in reply.lifecycle_capabilities
+    }
+    assert hooked == {
+        ("", "Pod"): ["TYPE_CREATE", "TYPE_EVALUATE"],
+        ("batch", "Job"): ["TYPE_CREATE"],
+    }
+
+
+async def test_lifecycle_hands_the_verb_and_object_to_the_core(
+    server: Running, channel: grpc.aio.Channel
+) -> None:
+    stub = operator_lifecycle_pb2_grpc.OperatorLifecycleStub(channel)
+    before = len(server.core.calls)
+    request = _lifecycle(Op.TYPE_EVALUATE, cluster_json(**{"test/inject": "yes"}))
+    reply = await stub.LifecycleHook(request)
+    patched = jsonpatch.apply_patch(json.loads(request.object_definition), reply.json_patch)
+    assert patched["metadata"]["labels"] == {"injected": "yes"}
+    unchanged = await stub.LifecycleHook(_lifecycle(Op.TYPE_CREATE, cluster_json()))
+    assert unchanged.json_patch == b""
+    assert [call for call, _ in server.core.calls[before:]] == [
+        "lifecycle EVALUATE",
+        "lifecycle CREATE",
+    ]
+
+
+@pytest.mark.parametrize(
+    ("failure", "code"),
+    [
+        ("config", grpc.StatusCode.INVALID_ARGUMENT),
+        ("apply", grpc.StatusCode.UNAVAILABLE),
+        ("bug", grpc.StatusCode.INTERNAL),
+    ],
+)
+async def test_lifecycle_errors_become_status_codes(
+    channel: grpc.aio.Channel, failure: str, code: grpc.StatusCode
+) -> None:
+    """The operator does not create the pod and retries; the message is the phase reason."""
+    stub = operator_lifecycle_pb2_grpc.OperatorLifecycleStub(channel)
+    with pytest.raises(grpc.aio.AioRpcError) as caught:
+        await stub.LifecycleHook(
+            _lifecycle(Op.TYPE_CREATE, cluster_json(**{"test/raise": failure}))
+        )
+    assert caught.value.code() == code
+    assert SECRET_MARKER not in (caught.value.details() or "")

@@ -30,6 +30,8 @@ pytestmark = [pytest.mark.kube, pytest.mark.slow]
 
 ROOT = Path(__file__).resolve().parents[2]
 NAMESPACE = "cnpg-system"
+CERT_MANAGER_NAMESPACE = "cert-manager"
+"""Where deploy/ puts the WAL CA's Certificate (cert-manager's cluster resource namespace)."""
 EXAMPLES_NAMESPACE = "deploy-dryrun-examples"
 ADMISSION = "/apis/admissionregistration.k8s.io/v1"
 # kind -> (API path prefix, plural, namespaced)
@@ -42,6 +44,7 @@ RESOURCES: dict[str, tuple[str, str, bool]] = {
     "ClusterRole": ("/apis/rbac.authorization.k8s.io/v1", "clusterroles", False),
     "ClusterRoleBinding": ("/apis/rbac.authorization.k8s.io/v1", "clusterrolebindings", False),
     "Issuer": ("/apis/cert-manager.io/v1", "issuers", True),
+    "ClusterIssuer": ("/apis/cert-manager.io/v1", "clusterissuers", False),
     "Certificate": ("/apis/cert-manager.io/v1", "certificates", True),
     "ValidatingAdmissionPolicy": (ADMISSION, "validatingadmissionpolicies", False),
     "ValidatingAdmissionPolicyBinding": (ADMISSION, "validatingadmissionpolicybindings", False),
@@ -61,7 +64,7 @@ def api(
     """
     assert "certificates.cert-manager.io" in cert_manager_crds
     with kube_plane.http() as http:
-        for namespace in (NAMESPACE, EXAMPLES_NAMESPACE):
+        for namespace in (NAMESPACE, CERT_MANAGER_NAMESPACE, EXAMPLES_NAMESPACE):
             created = http.post(
                 "/api/v1/namespaces",
                 json={"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": namespace}},
@@ -92,11 +95,18 @@ def dry_run_apply(http: httpx.Client, doc: dict[str, Any], namespace: str) -> ht
     )
 
 
+def namespace_of(doc: dict[str, Any]) -> str:
+    """The operator's namespace, but for the WAL CA that deploy/ puts into cert-manager's."""
+    if (doc["kind"], doc["metadata"]["name"]) == ("Certificate", "cnpg-wal-replica-wal-ca"):
+        return CERT_MANAGER_NAMESPACE
+    return NAMESPACE
+
+
 def stored_versions(http: httpx.Client, docs: list[dict[str, Any]]) -> dict[str, str | None]:
     """Each object's resourceVersion on the server, None where it does not exist."""
     versions: dict[str, str | None] = {}
     for doc in docs:
-        path = object_path(doc, NAMESPACE)
+        path = object_path(doc, namespace_of(doc))
         found = http.get(path)
         assert found.status_code in (200, 404), found.text
         versions[path] = found.json()["metadata"]["resourceVersion"] if found.is_success else None
@@ -116,14 +126,14 @@ def test_every_deploy_manifest_is_accepted_by_the_api_server(api: httpx.Client) 
         "the plugin identity exists, as after any other Kubernetes test"
     )
     for doc in docs:
-        response = dry_run_apply(api, doc, NAMESPACE)
+        response = dry_run_apply(api, doc, namespace_of(doc))
         assert response.status_code in (200, 201), (
             f"{doc['kind']}/{doc['metadata']['name']}: {response.text}"
         )
         echoed = response.json()
         assert echoed["metadata"]["name"] == doc["metadata"]["name"]
         if RESOURCES[doc["kind"]][2]:
-            assert echoed["metadata"]["namespace"] == NAMESPACE
+            assert echoed["metadata"]["namespace"] == namespace_of(doc)
     assert stored_versions(api, docs) == before, "a dry run persisted or changed something"
 
 

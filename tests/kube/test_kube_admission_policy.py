@@ -120,7 +120,7 @@ async def clusters(kube_admin: AsyncClient, namespace: str) -> dict[str, dict[st
 def built(cluster: dict[str, Any]) -> tuple[dict[str, Any], dict[str, Any]]:
     """The receiver Deployment and drop-slot Job the plugin's spec code builds."""
     view = ClusterView.from_dict(cluster)
-    _, deployment = specs.desired_objects(view, config.parse(view, RELEASE_IMAGE))
+    _, deployment, *_ = specs.desired_objects(view, config.parse(view, RELEASE_IMAGE))
     return deployment, build_drop_slot_job(view.name, deployment)
 
 

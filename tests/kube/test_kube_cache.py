@@ -98,5 +98,6 @@ async def test_unsynced_cache_falls_back_to_reads(
     before = len(transport.calls())
     await reconciler.post(kubeobjects.cluster_bytes(cluster))
     methods = [method for method, _ in transport.calls()[before:]]
-    assert methods.count("GET") == 2, methods  # the PVC and the Deployment, from the API
-    assert methods.count("PATCH") == 2, methods  # both created by server-side apply
+    # The PVC, the Deployment, the WAL server's Certificate and Service, from the API.
+    assert methods.count("GET") == len(CACHED_KINDS) == 4, methods
+    assert methods.count("PATCH") == 4, methods  # all created by server-side apply

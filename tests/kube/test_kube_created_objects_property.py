@@ -182,7 +182,7 @@ def test_a_named_refusal_or_objects_the_api_server_accepts(
         assert response.status_code == 201, f"the Event of {issues}: {response.text}"
         return
     event("objects accepted" + (" (Job name shortened)" if len(name) > 40 else ""))
-    pvc, deployment = specs.desired_objects(view, configuration)
+    pvc, deployment, *_ = specs.desired_objects(view, configuration)
     for obj in (pvc, deployment, build_drop_slot_job(name, deployment)):
         response = dry_run(http, obj, namespace)
         assert response.status_code == 201, (

@@ -35,7 +35,7 @@ from lightkube import AsyncClient
 from lightkube.models.meta_v1 import ObjectMeta
 from lightkube.resources.apps_v1 import Deployment
 from lightkube.resources.core_v1 import Secret
-from support import kubeobjects, podlocal
+from support import kubeobjects, podlocal, walpki
 
 from cnpg_wal_replica import localpg
 from cnpg_wal_replica.reconcile import Reconciler
@@ -87,10 +87,14 @@ def primary() -> Iterator[localpg.LocalPostgres]:
         yield pg
 
 
-def secret_data(pg: localpg.LocalPostgres) -> dict[str, dict[str, bytes]]:
-    """The two Secrets CNPG generates: the CA (with its key) and streaming_replica's pair."""
+def secret_data(pg: localpg.LocalPostgres, wal: Path) -> dict[str, dict[str, bytes]]:
+    """The two Secrets CNPG generates (the CA with its key, streaming_replica's pair) and
+    the one cert-manager writes for the receiver's WAL server (from a `WalPki` bundle)."""
     tls = pg.tls
     return {
+        "pg-wal-receiver-server-tls": {
+            name: (wal / name).read_bytes() for name in ("tls.crt", "tls.key", "ca.crt")
+        },
         "pg-ca": {"ca.crt": tls.ca_cert.read_bytes(), "ca.key": tls.ca_key.read_bytes()},
         "pg-replication": {
             "tls.crt": tls.client_cert.read_bytes(),
@@ -106,8 +110,9 @@ async def test_the_stored_deployment_streams_wal_from_a_real_primary(
     namespace: str,
     pod_root: Path,
 ) -> None:
-    for name, data in secret_data(primary).items():
-        secret_type = "kubernetes.io/tls" if name.endswith("replication") else "Opaque"
+    wal_pki = walpki.WalPki(pod_root / "wal-pki")
+    for name, data in secret_data(primary, wal_pki.server).items():
+        secret_type = "Opaque" if name == "pg-ca" else "kubernetes.io/tls"
         await kube_admin.create(
             Secret(
                 metadata=ObjectMeta(name=name, namespace=namespace),
@@ -160,6 +165,7 @@ def run_pod(pod: podlocal.LocalPod, primary: localpg.LocalPostgres, root: Path) 
         **pod.env,
         "WAL_RECEIVER_PORT": str(primary.port),
         "WAL_RECEIVER_HTTP_ADDRESS": f"127.0.0.1:{http_port}",
+        "WAL_RECEIVER_SERVE_ADDRESS": f"127.0.0.1:{localpg.free_port()}",
         "PATH": f"{Path(sys.executable).parent}:/usr/bin:/bin",
         "HOME": str(root / "pod"),
     }

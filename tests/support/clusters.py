@@ -99,3 +99,101 @@ def cluster_document(
 def cluster_json(*args: Any, **kwargs: Any) -> bytes:
     """`cluster_document` encoded as the operator sends it (compact, like Go)."""
     return json.dumps(cluster_document(*args, **kwargs), separators=(",", ":")).encode()
+
+
+def reader_document(
+    name: str = "rep",
+    namespace: str = "dr",
+    source: dict[str, Any] | None = None,
+    *,
+    use: str = "replica",
+    entry: str = "origin",
+) -> dict[str, Any]:
+    """A Cluster that reads WAL from another Cluster's receiver, as a user writes it.
+
+    ``use`` is ``replica`` (spec.replica.source names the entry) or ``recovery``
+    (spec.bootstrap.recovery.source does). The plugin is not in its spec.plugins.
+    """
+    doc = cluster_document(name, namespace)
+    spec = doc["spec"]
+    del spec["plugins"]
+    spec["externalClusters"] = [
+        {"name": "other", "connectionParameters": {"host": "elsewhere"}},
+        {
+            "name": entry,
+            "plugin": {
+                "name": PLUGIN_NAME,
+                "parameters": {"cluster": "pg", "namespace": "prod"} if source is None else source,
+            },
+        },
+    ]
+    if use == "replica":
+        spec["replica"] = {"enabled": True, "source": entry}
+        spec["bootstrap"] = {"pg_basebackup": {"source": "other"}}
+    else:
+        spec["bootstrap"] = {"recovery": {"source": entry}}
+    return doc
+
+
+def instance_pod(cluster: str = "rep", namespace: str = "dr") -> dict[str, Any]:
+    """An instance Pod as CNPG 1.30 builds it (pkg/specs/pods.go), reduced to what matters."""
+    mounts = [
+        {"name": "pgdata", "mountPath": "/var/lib/postgresql/data"},
+        {"name": "scratch-data", "mountPath": "/run"},
+        {"name": "scratch-data", "mountPath": "/controller"},
+        {"name": "shm", "mountPath": "/dev/shm"},
+        {"name": "app-secret", "mountPath": "/etc/app-secret"},
+    ]
+    return {
+        "kind": "Pod",
+        "apiVersion": "v1",
+        "metadata": {
+            "name": f"{cluster}-1",
+            "namespace": namespace,
+            "labels": {"cnpg.io/cluster": cluster, "cnpg.io/instanceName": f"{cluster}-1"},
+        },
+        "spec": {
+            "volumes": [
+                {"name": "pgdata", "persistentVolumeClaim": {"claimName": f"{cluster}-1"}},
+                {"name": "scratch-data", "emptyDir": {}},
+                {"name": "shm", "emptyDir": {"medium": "Memory"}},
+                {"name": "app-secret", "secret": {"secretName": f"{cluster}-app"}},
+            ],
+            "initContainers": [
+                {
+                    "name": "bootstrap-controller",
+                    "image": "ghcr.io/cloudnative-pg/cloudnative-pg:1.30.0",
+                    "command": ["/manager", "bootstrap", "/controller/manager"],
+                    "volumeMounts": [{"name": "scratch-data", "mountPath": "/controller"}],
+                }
+            ],
+            "containers": [
+                {
+                    "name": "postgres",
+                    "image": "ghcr.io/cloudnative-pg/postgresql:17.2",
+                    "command": ["/controller/manager", "instance", "run"],
+                    "env": [{"name": "PGDATA", "value": "/var/lib/postgresql/data/pgdata"}],
+                    "volumeMounts": mounts,
+                }
+            ],
+            "securityContext": {"runAsUser": 26, "runAsGroup": 26, "fsGroup": 26},
+        },
+    }
+
+
+def bootstrap_job(role: str, cluster: str = "rep", namespace: str = "dr") -> dict[str, Any]:
+    """A bootstrap Job as CNPG 1.30 builds it (pkg/specs/jobs.go): main container = role."""
+    pod = instance_pod(cluster, namespace)["spec"]
+    pod["containers"][0]["name"] = role
+    pod["restartPolicy"] = "Never"
+    return {
+        "kind": "Job",
+        "apiVersion": "batch/v1",
+        "metadata": {"name": f"{cluster}-1-{role}", "namespace": namespace},
+        "spec": {
+            "template": {
+                "metadata": {"labels": {"cnpg.io/jobRole": role, "cnpg.io/cluster": cluster}},
+                "spec": pod,
+            }
+        },
+    }

@@ -67,7 +67,11 @@ def cert_manager_crds(kube_plane: kubeplane.ControlPlane) -> list[str]:
 
 
 @pytest_asyncio.fixture(scope="session", loop_scope="session")
-async def kube_admin(kube_plane: kubeplane.ControlPlane) -> AsyncIterator[AsyncClient]:
+async def kube_admin(
+    kube_plane: kubeplane.ControlPlane, cert_manager_crds: list[str]
+) -> AsyncIterator[AsyncClient]:
+    """Admin client of a plane with cert-manager's CRDs, as every install of the plugin has
+    (it asks cert-manager for the WAL server's certificates)."""
     client = AsyncClient(
         KubeConfig.from_file(kube_plane.admin_kubeconfig), field_manager="kube-harness"
     )

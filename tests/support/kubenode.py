@@ -142,9 +142,13 @@ def _issue_node_pki(ca: kubepki.CertificateAuthority) -> dict[str, kubepki.KeyPa
         "kube-proxy": ca.issue("kube-proxy", "system:kube-proxy", client=True),
         "scheduler": ca.issue("scheduler", "system:kube-scheduler", client=True),
         "coredns": ca.issue("coredns", "system:coredns", client=True),
-        "cert-manager": ca.issue("cert-manager", "system:cert-manager", client=True),
+        "cert-manager": ca.issue("cert-manager", CERT_MANAGER_USER, client=True),
     }
 
+
+CERT_MANAGER_USER = "system:serviceaccount:cert-manager:cert-manager"
+"""cert-manager's user: the name its Helm chart's ServiceAccount has, which deploy/'s WAL CA
+admission policy admits (the harness runs it from a kubeconfig with this certificate CN)."""
 
 INTERNAL_SERVER = f"https://{nodeconfig.NODE_IP}:{nodeconfig.API_PORT}"
 

@@ -73,7 +73,7 @@ def install_cert_manager(node: kubenode.Node) -> None:
                     {
                         "apiGroup": "rbac.authorization.k8s.io",
                         "kind": "User",
-                        "name": "system:cert-manager",
+                        "name": kubenode.CERT_MANAGER_USER,
                     }
                 ],
             }

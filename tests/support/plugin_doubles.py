@@ -114,6 +114,15 @@ class RecordingCore:
         _raise(annotations.get("test/raise"))
         return {"deployment": "pg-wal-receiver", "ready": True, "problems": []}
 
+    async def lifecycle(self, operation: str, cluster_json: bytes, object_json: bytes) -> bytes:
+        self.calls.append((f"lifecycle {operation}", object_json))
+        _raise(_annotations(cluster_json).get("test/raise"))
+        if _annotations(cluster_json).get("test/inject") != "yes":
+            return b""
+        return json.dumps(
+            [{"op": "add", "path": "/metadata/labels/injected", "value": "yes"}]
+        ).encode()
+
     async def _slow(self, annotations: dict[str, str]) -> None:
         self.in_flight += 1
         self.max_in_flight = max(self.max_in_flight, self.in_flight)

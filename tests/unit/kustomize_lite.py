@@ -25,7 +25,6 @@ SUPPORTED_KEYS = {
 CLUSTER_SCOPED_KINDS = {
     "ClusterRole",
     "ClusterRoleBinding",
-    "ClusterIssuer",
     "CustomResourceDefinition",
     "MutatingWebhookConfiguration",
     "Namespace",
@@ -34,8 +33,13 @@ CLUSTER_SCOPED_KINDS = {
     "StorageClass",
     "ValidatingWebhookConfiguration",
 }
-NAMESPACED_BY_KUSTOMIZE = {"ValidatingAdmissionPolicy", "ValidatingAdmissionPolicyBinding"}
-"""Cluster-scoped kinds that kustomize 5.5's built-in schema (older than them) does not know:
+NAMESPACED_BY_KUSTOMIZE = {
+    "ValidatingAdmissionPolicy",
+    "ValidatingAdmissionPolicyBinding",
+    "ClusterIssuer",
+}
+"""Cluster-scoped kinds that kustomize 5.5's built-in schema does not know (older than it, or
+custom resources):
 it gives them `namespace:` like any namespaced kind. The API server clears it for a
 cluster-scoped kind (apiserver handlers: EnsureObjectNamespaceMatchesRequestNamespace); a
 newer kustomize may leave it out. This renderer sets it, as kubectl 1.32 does."""
@@ -115,6 +119,8 @@ def _walk(node: Any, segments: list[str], create: bool) -> tuple[Any, str | int]
     """The container holding the last segment, and that segment as a key or index."""
     for position, segment in enumerate(segments):
         last = position == len(segments) - 1
+        if segment.startswith("[") and "=" not in segment:  # a map key with dots: [a.b/c]
+            segment = segment[1:-1]
         if segment.startswith("["):
             key, _, value = segment[1:-1].partition("=")
             index = next(i for i, item in enumerate(node) if item.get(key) == value)

@@ -31,6 +31,7 @@ def deployment_env(parameters: dict[str, str]) -> dict[str, str]:
             "applicationName": "custom-name",
             "walDirectory": "/data/wal",
             "verbose": "true",
+            "readers": "dr/rep, staging/*",
         },
     ],
 )
@@ -54,6 +55,11 @@ def test_deployment_env_is_valid_receiver_settings(
     assert settings.retention_max_age == cfg.retention_max_age_seconds
     assert settings.retention_max_size == cfg.retention_max_size_bytes
     assert settings.http_address == ("0.0.0.0", 8080)
+    # The WAL server is always on, for the Cluster's namespace and the `readers` patterns.
+    assert str(settings.serve_tls_directory) == "/etc/wal-receiver/wal-server"
+    assert settings.serve_address == ("0.0.0.0", 9443)
+    assert settings.namespace == "app"
+    assert ", ".join(map(str, settings.readers)) == cfg.readers
 
 
 def test_drop_slot_job_env_names_are_receiver_settings() -> None:

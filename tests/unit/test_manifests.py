@@ -35,6 +35,8 @@ EXPECTED_RULES = {
     ("", "events"): {"create"},
     ("batch", "jobs"): {"create", "delete"},
     ("postgresql.cnpg.io", "clusters"): {"list"},
+    ("", "services"): {"get", "list", "watch", "create", "patch"},
+    ("cert-manager.io", "certificates"): {"get", "list", "watch", "create", "patch"},
 }
 """The whole API surface of the plugin server. Widening it is a reviewed decision;
 tests/kube/test_kube_rbac.py checks that the plugin's requests need exactly this."""
@@ -120,14 +122,24 @@ def test_namespace_change_is_copied_into_the_policys_user(tmp_path: Path) -> Non
     kustomization = yaml.safe_load((overlay / "kustomization.yaml").read_text())
     kustomization["namespace"] = "postgres-operator"
     (overlay / "kustomization.yaml").write_text(yaml.safe_dump(kustomization))
-    (condition,) = one(render(overlay), "ValidatingAdmissionPolicy")["spec"]["matchConditions"]
+    (condition,) = one(render(overlay), "ValidatingAdmissionPolicy", POLICY)["spec"][
+        "matchConditions"
+    ]
     assert condition["expression"] == (
         "request.userInfo.username == 'system:serviceaccount:postgres-operator:cnpg-wal-replica'"
     )
+    assert policy_variables(render(overlay), WAL_CA_POLICY)["pluginUser"] == (
+        "'system:serviceaccount:postgres-operator:cnpg-wal-replica'"
+    )
 
 
-def policy_variables(docs: list[Doc]) -> dict[str, str]:
-    policy = one(docs, "ValidatingAdmissionPolicy")["spec"]
+POLICY = "cnpg-wal-replica"
+WAL_CA_POLICY = "cnpg-wal-replica-wal-ca"
+WAL_CA = "cnpg-wal-replica-wal-ca"
+
+
+def policy_variables(docs: list[Doc], name: str = POLICY) -> dict[str, str]:
+    policy = one(docs, "ValidatingAdmissionPolicy", name)["spec"]
     return {v["name"]: v["expression"] for v in policy["variables"]}
 
 
@@ -155,24 +167,46 @@ def test_strict_validation_rejects_an_unknown_field(docs: list[Doc]) -> None:
 def test_cert_manager_kinds_are_structurally_valid(docs: list[Doc]) -> None:
     cert_manager = [d for d in docs if d["apiVersion"].startswith("cert-manager.io/")]
     assert {d["apiVersion"] for d in cert_manager} == {"cert-manager.io/v1"}
-    issuers = {d["metadata"]["name"] for d in cert_manager if d["kind"] == "Issuer"}
-    for issuer in (d for d in cert_manager if d["kind"] == "Issuer"):
+    issuer_kinds = ("Issuer", "ClusterIssuer")
+    issuers = {
+        (d["kind"], d["metadata"]["name"]) for d in cert_manager if d["kind"] in issuer_kinds
+    }
+    for issuer in (d for d in cert_manager if d["kind"] in issuer_kinds):
         assert set(issuer["spec"]) <= ISSUER_TYPES
         assert len(issuer["spec"]) == 1
     certificates = [d for d in cert_manager if d["kind"] == "Certificate"]
-    assert len(certificates) == 2
+    assert len(certificates) == 3
     for cert in certificates:
         spec = cert["spec"]
         assert set(spec) <= CERTIFICATE_SPEC_KEYS, set(spec) - CERTIFICATE_SPEC_KEYS
         ref = spec["issuerRef"]
-        assert ref == {"name": ref["name"], "kind": "Issuer", "group": "cert-manager.io"}
-        assert ref["name"] in issuers
+        assert ref == {"name": ref["name"], "kind": ref["kind"], "group": "cert-manager.io"}
+        assert (ref["kind"], ref["name"]) in issuers
+        for key, allowed in PRIVATE_KEY.items():
+            assert spec["privateKey"][key] in allowed
+        if cert["metadata"]["name"] == WAL_CA:
+            continue
         assert go_duration_hours(spec["duration"]) == 2160
         assert go_duration_hours(spec["renewBefore"]) == 360
         assert spec["isCA"] is False
-        for key, allowed in PRIVATE_KEY.items():
-            assert spec["privateKey"][key] in allowed
-    assert {d["kind"] for d in cert_manager} == {"Issuer", "Certificate"}
+    assert {d["kind"] for d in cert_manager} == {"Issuer", "ClusterIssuer", "Certificate"}
+
+
+def test_the_wal_ca_signs_from_cert_managers_namespace(docs: list[Doc]) -> None:
+    """A ClusterIssuer reads its CA Secret from cert-manager's cluster resource namespace."""
+    issuer = one(docs, "ClusterIssuer", WAL_CA)
+    ca = one(docs, "Certificate", WAL_CA)
+    namespace = issuer["metadata"]["annotations"][
+        "wal-replica.documentdb.io/cluster-resource-namespace"
+    ]
+    assert ca["metadata"]["namespace"] == namespace == "cert-manager"
+    assert issuer["spec"] == {"ca": {"secretName": ca["spec"]["secretName"]}}
+    assert ca["spec"]["isCA"] is True
+    assert ca["spec"]["privateKey"]["rotationPolicy"] == "Never", (
+        "a new CA key on renewal would invalidate every certificate it issued"
+    )
+    root = one(docs, "ClusterIssuer", ca["spec"]["issuerRef"]["name"])
+    assert root["spec"] == {"selfSigned": {}}
 
 
 def test_namespaced_objects_are_in_the_operator_namespace(docs: list[Doc]) -> None:
@@ -181,6 +215,8 @@ def test_namespaced_objects_are_in_the_operator_namespace(docs: list[Doc]) -> No
             continue  # cluster-scoped: the API server drops what kustomize sets
         if doc["kind"] in CLUSTER_SCOPED_KINDS:
             assert "namespace" not in doc["metadata"]
+        elif (doc["kind"], doc["metadata"]["name"]) == ("Certificate", WAL_CA):
+            assert doc["metadata"]["namespace"] == "cert-manager"  # see the test above
         else:
             assert doc["metadata"]["namespace"] == NAMESPACE
 
@@ -396,7 +432,7 @@ def test_cluster_role_binding_binds_the_plugin_service_account(docs: list[Doc]) 
 
 
 def test_admission_policy_binds_to_the_plugin_user_and_image(docs: list[Doc]) -> None:
-    policy = one(docs, "ValidatingAdmissionPolicy")["spec"]
+    policy = one(docs, "ValidatingAdmissionPolicy", POLICY)["spec"]
     account = one(docs, "ServiceAccount")["metadata"]
     user = f"system:serviceaccount:{account['namespace']}:{account['name']}"
     assert policy["matchConditions"] == [
@@ -414,10 +450,21 @@ def test_admission_policy_binds_to_the_plugin_user_and_image(docs: list[Doc]) ->
         ("apps", "deployments"): {"CREATE", "UPDATE"},
         ("batch", "jobs"): {"CREATE", "UPDATE"},
     }
-    binding = one(docs, "ValidatingAdmissionPolicyBinding")["spec"]
-    assert binding == {"policyName": "cnpg-wal-replica", "validationActions": ["Deny"]}, (
+    binding = one(docs, "ValidatingAdmissionPolicyBinding", POLICY)["spec"]
+    assert binding == {"policyName": POLICY, "validationActions": ["Deny"]}, (
         "every namespace, kube-system included; no params to go missing"
     )
+
+
+def test_the_wal_ca_policy_binds_to_the_plugin_user(docs: list[Doc]) -> None:
+    policy = one(docs, "ValidatingAdmissionPolicy", WAL_CA_POLICY)["spec"]
+    account = one(docs, "ServiceAccount")["metadata"]
+    user = f"system:serviceaccount:{account['namespace']}:{account['name']}"
+    assert policy_variables(docs, WAL_CA_POLICY)["pluginUser"] == f"'{user}'"
+    assert policy["failurePolicy"] == "Fail"
+    assert WAL_CA in policy["matchConditions"][0]["expression"]
+    binding = one(docs, "ValidatingAdmissionPolicyBinding", WAL_CA_POLICY)["spec"]
+    assert binding == {"policyName": WAL_CA_POLICY, "validationActions": ["Deny"]}
     for validation in policy["validations"]:
         assert "messageExpression" in validation, validation["expression"]
 
@@ -434,7 +481,7 @@ def test_the_documented_overlay_repeats_every_replacement() -> None:
 
 
 def test_extra_images_is_where_the_documented_patch_expects_it(docs: list[Doc]) -> None:
-    policy = one(docs, "ValidatingAdmissionPolicy")["spec"]
+    policy = one(docs, "ValidatingAdmissionPolicy", POLICY)["spec"]
     (overlay,) = [b for b in installation_yaml_blocks() if "patches" in b]
     (patch,) = overlay["patches"]
     test, replace = yaml.safe_load(patch["patch"])

@@ -26,11 +26,12 @@ def test_render_prints_pvc_and_deployment(tmp_path: Path) -> None:
         main, ["render", str(path), "-p", "walPVCSize=30Gi", "--receiver-image", "ghcr.io/x/y:1"]
     )
     assert result.exit_code == 0, result.output
-    pvc, deployment = list(yaml.safe_load_all(result.output))
+    pvc, deployment, certificate, service = list(yaml.safe_load_all(result.output))
     assert pvc["kind"] == "PersistentVolumeClaim"
     assert pvc["spec"]["resources"]["requests"]["storage"] == "30Gi"
     assert deployment["kind"] == "Deployment"
     assert deployment["spec"]["template"]["spec"]["containers"][0]["image"] == "ghcr.io/x/y:1"
+    assert (certificate["kind"], service["kind"]) == ("Certificate", "Service")
 
 
 def test_render_reports_every_error_and_fails(tmp_path: Path) -> None:

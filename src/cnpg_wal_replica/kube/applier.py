@@ -13,9 +13,10 @@ from typing import Any
 
 import httpx2 as httpx  # lightkube's HTTP client (not httpx): its transport errors
 from lightkube import ApiError, AsyncClient
+from lightkube.generic_resource import create_namespaced_resource
 from lightkube.resources.apps_v1 import Deployment
 from lightkube.resources.batch_v1 import Job
-from lightkube.resources.core_v1 import PersistentVolumeClaim
+from lightkube.resources.core_v1 import PersistentVolumeClaim, Service
 from lightkube.types import CascadeType, PatchType
 
 from cnpg_wal_replica.errors import ApplyError
@@ -23,10 +24,14 @@ from cnpg_wal_replica.kube.cache import MISS, ObjectCache
 from cnpg_wal_replica.kube.compare import up_to_date
 from cnpg_wal_replica.metadata import FIELD_MANAGER, LABEL_KEPT
 
+Certificate = create_namespaced_resource("cert-manager.io", "v1", "Certificate", "certificates")
+
 RESOURCES: dict[str, Any] = {
     "PersistentVolumeClaim": PersistentVolumeClaim,
     "Deployment": Deployment,
     "Job": Job,
+    "Service": Service,
+    "Certificate": Certificate,
 }
 
 

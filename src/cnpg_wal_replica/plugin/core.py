@@ -36,3 +36,7 @@ class PluginCore(Protocol):
 
     async def status(self, cluster_json: bytes) -> dict[str, Any]:
         """A JSON object describing the receiver of this Cluster (for SetStatusInCluster)."""
+
+    async def lifecycle(self, operation: str, cluster_json: bytes, object_json: bytes) -> bytes:
+        """An RFC 6902 patch of a Pod or Job the operator creates or evaluates (``b""``:
+        unchanged); ``operation`` is CREATE or EVALUATE."""

@@ -73,3 +73,6 @@ class DeferredCore:
 
     async def status(self, cluster_json: bytes) -> dict[str, Any]:
         return await (await self._when_ready()).status(cluster_json)
+
+    async def lifecycle(self, operation: str, cluster_json: bytes, object_json: bytes) -> bytes:
+        return await (await self._when_ready()).lifecycle(operation, cluster_json, object_json)

@@ -30,8 +30,16 @@ import structlog
 from grpc_health.v1 import health, health_pb2, health_pb2_grpc
 
 from cnpg_wal_replica import metadata
-from cnpg_wal_replica._pb import identity_pb2, operator_pb2, reconciler_pb2
+from cnpg_wal_replica._pb import (
+    identity_pb2,
+    operator_lifecycle_pb2,
+    operator_pb2,
+    reconciler_pb2,
+)
 from cnpg_wal_replica._pb.identity_pb2_grpc import add_IdentityServicer_to_server
+from cnpg_wal_replica._pb.operator_lifecycle_pb2_grpc import (
+    add_OperatorLifecycleServicer_to_server,
+)
 from cnpg_wal_replica._pb.operator_pb2_grpc import add_OperatorServicer_to_server
 from cnpg_wal_replica._pb.reconciler_pb2_grpc import (
     add_ReconcilerHooksServicer_to_server,
@@ -39,6 +47,7 @@ from cnpg_wal_replica._pb.reconciler_pb2_grpc import (
 from cnpg_wal_replica.errors import WalReplicaError
 from cnpg_wal_replica.plugin.core import PluginCore
 from cnpg_wal_replica.plugin.deferred import DeferredCore
+from cnpg_wal_replica.plugin.lifecycle import OperatorLifecycleServicer
 from cnpg_wal_replica.plugin.operator import OperatorServicer
 from cnpg_wal_replica.plugin.reconciler import ReconcilerHooksServicer
 from cnpg_wal_replica.plugin.settings import ServerSettings
@@ -47,8 +56,18 @@ from cnpg_wal_replica.transport.tls import ReloadingCertificates, server_credent
 
 log = structlog.get_logger(__name__)
 
-ADVERTISED_SERVICES = (Service.TYPE_OPERATOR_SERVICE, Service.TYPE_RECONCILER_HOOKS)
-"""Exactly the services this server implements; the operator calls GetCapabilities on each."""
+ADVERTISED_SERVICES = (
+    Service.TYPE_OPERATOR_SERVICE,
+    Service.TYPE_RECONCILER_HOOKS,
+    Service.TYPE_LIFECYCLE_SERVICE,
+)
+"""Exactly the services this server implements; the operator calls GetCapabilities on each.
+
+Not TYPE_INSTANCE_SIDECAR_INJECTION: CNPG's instance manager then loads the plugin from
+`/plugins` in every pod of a Cluster that lists it in `spec.plugins` (the origins, which
+get no sidecar), and its instance reconcile fails while the socket is missing (CNPG
+`GetInstanceEnabledPluginNames`). `restore_command` needs no marker: it loads every
+plugin of `spec.plugins` and `spec.externalClusters` whose socket is present."""
 
 CoreFactory = Callable[[ServerSettings], AbstractAsyncContextManager[PluginCore]]
 """Opens the plugin's logic for the server's lifetime (and its background loops)."""
@@ -57,6 +76,7 @@ SERVICE_NAMES: tuple[str, ...] = (
     identity_pb2.DESCRIPTOR.services_by_name["Identity"].full_name,
     operator_pb2.DESCRIPTOR.services_by_name["Operator"].full_name,
     reconciler_pb2.DESCRIPTOR.services_by_name["ReconcilerHooks"].full_name,
+    operator_lifecycle_pb2.DESCRIPTOR.services_by_name["OperatorLifecycle"].full_name,
 )
 OVERALL = ""
 """The health service's name for the server as a whole."""
@@ -108,6 +128,7 @@ class PluginServer:
             OperatorServicer(core, enable_set_status=settings.enable_set_status), server
         )
         add_ReconcilerHooksServicer_to_server(ReconcilerHooksServicer(core), server)
+        add_OperatorLifecycleServicer_to_server(OperatorLifecycleServicer(core), server)
         health_servicer = health.aio.HealthServicer()
         health_pb2_grpc.add_HealthServicer_to_server(health_servicer, server)
         credentials = server_credentials(certificates)

@@ -7,7 +7,7 @@ from typing import Any
 from cnpg_wal_replica.cluster import ClusterView
 from cnpg_wal_replica.config import Configuration
 from cnpg_wal_replica.metadata import ANNOTATION_SECRETS, RECEIVER_HTTP_PORT
-from cnpg_wal_replica.specs import pod
+from cnpg_wal_replica.specs import pod, walserver
 from cnpg_wal_replica.specs.labels import object_labels, selector_labels
 from cnpg_wal_replica.specs.names import receiver_name
 from cnpg_wal_replica.specs.ownership import owner_reference
@@ -35,8 +35,13 @@ def build_deployment(view: ClusterView, config: Configuration) -> dict[str, Any]
         "imagePullPolicy": "IfNotPresent",
         "command": RECEIVE_COMMAND,
         "args": RECEIVE_ARGS,
-        "env": pod.env_list(pod.receiver_env(view, config)),
-        "ports": [{"name": "http", "containerPort": RECEIVER_HTTP_PORT, "protocol": "TCP"}],
+        "env": pod.env_list(
+            {**pod.receiver_env(view, config), **walserver.server_env(view, config)}
+        ),
+        "ports": [
+            {"name": "http", "containerPort": RECEIVER_HTTP_PORT, "protocol": "TCP"},
+            walserver.SERVER_PORT,
+        ],
         "startupProbe": _probe("/healthz", period=2, failures=30),
         "livenessProbe": _probe("/healthz", period=10, failures=6),
         "readinessProbe": _probe("/readyz", period=5, failures=3),
@@ -44,6 +49,7 @@ def build_deployment(view: ClusterView, config: Configuration) -> dict[str, Any]
         "volumeMounts": [
             {"name": "wal", "mountPath": config.wal_directory},
             *pod.secret_mounts(),
+            walserver.SERVER_MOUNT,
         ],
     }
     resources = pod.resources(config)
@@ -73,7 +79,11 @@ def build_deployment(view: ClusterView, config: Configuration) -> dict[str, Any]
                     **base,
                     "terminationGracePeriodSeconds": 30,
                     "containers": [container],
-                    "volumes": [pod.volume_claim(view), *base["volumes"]],
+                    "volumes": [
+                        pod.volume_claim(view),
+                        *base["volumes"],
+                        walserver.server_volume(view),
+                    ],
                 },
             },
         },

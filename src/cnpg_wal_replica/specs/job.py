@@ -11,6 +11,7 @@ import copy
 from typing import Any
 
 from cnpg_wal_replica.specs.names import drop_slot_job_name
+from cnpg_wal_replica.specs.walserver import SERVER_TLS_VOLUME
 
 SLOT_SETTINGS = (
     "HOST",
@@ -36,7 +37,11 @@ def build_drop_slot_job(cluster_name: str, deployment: dict[str, Any]) -> dict[s
         for e in container.get("env", [])
         if any(e.get("name", "").endswith(f"_{key}") for key in SLOT_SETTINGS)
     ]
-    volumes = [v for v in pod_spec.get("volumes", []) if "persistentVolumeClaim" not in v]
+    volumes = [
+        v
+        for v in pod_spec.get("volumes", [])
+        if "persistentVolumeClaim" not in v and v.get("name") != SERVER_TLS_VOLUME
+    ]
     mounts = [
         m
         for m in container.get("volumeMounts", [])

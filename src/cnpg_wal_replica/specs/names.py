@@ -16,6 +16,7 @@ from cnpg_wal_replica.metadata import RECEIVER_SUFFIX
 from cnpg_wal_replica.naming import fit
 
 DROP_SLOT_SUFFIX = "-drop-slot"
+READER_SUFFIX = "-wal-reader"
 
 
 def receiver_name(cluster_name: str) -> str:
@@ -31,6 +32,26 @@ def drop_slot_job_name(cluster_name: str) -> str:
 def drop_slot_application_name(application_name: str) -> str:
     """The drop-slot Job's `application_name`: the receiver's plus ``-drop-slot``, fitted."""
     return fit(application_name, DROP_SLOT_SUFFIX)
+
+
+def server_certificate_name(cluster_name: str) -> str:
+    """The receiver's WAL-server Certificate: ``<cluster>-wal-receiver-server``, fitted."""
+    return fit(cluster_name, f"{RECEIVER_SUFFIX}-server")
+
+
+def server_secret_name(cluster_name: str) -> str:
+    """The Secret cert-manager writes for it: ``<cluster>-wal-receiver-server-tls``, fitted."""
+    return fit(cluster_name, f"{RECEIVER_SUFFIX}-server-tls")
+
+
+def reader_certificate_name(cluster_name: str) -> str:
+    """A reading Cluster's client Certificate: ``<cluster>-wal-reader``."""
+    return fit(cluster_name, READER_SUFFIX)
+
+
+def reader_secret_name(cluster_name: str) -> str:
+    """The Secret cert-manager writes for it: ``<cluster>-wal-reader-tls``, fitted."""
+    return fit(cluster_name, f"{READER_SUFFIX}-tls")
 
 
 CA_MOUNT = "/etc/wal-receiver/ca"

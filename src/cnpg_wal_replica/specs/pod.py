@@ -13,7 +13,13 @@ from typing import Any
 from cnpg_wal_replica.cluster import ClusterView
 from cnpg_wal_replica.config import Configuration
 from cnpg_wal_replica.metadata import RECEIVER_ENV_PREFIX, RECEIVER_HTTP_PORT
-from cnpg_wal_replica.specs.names import CA_MOUNT, TLS_MOUNT, TMP_MOUNT, receiver_name
+from cnpg_wal_replica.specs.names import (
+    CA_MOUNT,
+    TLS_MOUNT,
+    TMP_MOUNT,
+    receiver_name,
+    server_secret_name,
+)
 
 REPLICATION_USER = "streaming_replica"
 POSTGRES_PORT = 5432
@@ -124,7 +130,9 @@ def resources(config: Configuration) -> dict[str, Any]:
 
 def secrets_fingerprint(view: ClusterView) -> str:
     """Changes when a referenced certificate Secret name changes (pod-template annotation)."""
-    names = json.dumps([view.server_ca_secret, view.replication_tls_secret])
+    names = json.dumps(
+        [view.server_ca_secret, view.replication_tls_secret, server_secret_name(view.name)]
+    )
     return hashlib.sha256(names.encode()).hexdigest()[:16]
 
 

@@ -138,9 +138,7 @@ def test_a_history_file_is_served_as_it_is(tmp_path: Path) -> None:
         "000000010000000000001000",  # segment number past a 1 MiB xlogid
     ],
 )
-def test_anything_but_a_plain_segment_or_history_name_is_refused(
-    tmp_path: Path, name: str
-) -> None:
+def test_anything_but_a_plain_segment_or_history_name_is_refused(tmp_path: Path, name: str) -> None:
     assert not serving.is_request_name(name, MIB)
     with pytest.raises(ValueError, match="neither a WAL segment name nor a history file name"):
         serving.find(tmp_path, name, MIB)

@@ -26,7 +26,7 @@ def build(
             node = node.setdefault(key, {})
         node[leaf] = value
     view = ClusterView.from_dict(doc)
-    pvc, deployment = specs.desired_objects(view, config.parse(view, IMAGE))
+    pvc, deployment, *_ = specs.desired_objects(view, config.parse(view, IMAGE))
     return pvc, deployment
 
 
