@@ -332,18 +332,32 @@ def test_a_parameter_change_rolls_the_receiver_once_and_nothing_else(
     assert writes == [], writes
 
 
-def test_deleting_the_cluster_garbage_collects_the_receiver(
+def test_deleting_the_cluster_keeps_the_receiver_until_the_user_deletes_it(
     kube_node: kubenode.Node, minimal_cluster: RunningCluster
 ) -> None:
+    """The WAL copy outlives its Cluster (it is what recovers one deleted with its volumes);
+    docs/deleting-volumes.md's command removes it."""
     namespace, name = minimal_cluster.namespace, minimal_cluster.name
     receiver = receiver_name(name)
     assert get_json(kube_node, "deployment", "-n", namespace, receiver)
     assert get_json(kube_node, "pvc", "-n", namespace, receiver)
     kube_node.kubectl("delete", "cluster", "-n", namespace, name)
 
+    def instance_volumes_gone() -> bool:
+        pvcs = get_json(kube_node, "pvc", "-n", namespace, "-l", f"cnpg.io/cluster={name}")
+        return all(p["metadata"]["name"] == receiver for p in pvcs.get("items", []))
+
+    wait_until(kube_node, instance_volumes_gone, 120, "the Cluster's own volumes collected")
+    assert get_json(kube_node, "pvc", "-n", namespace, receiver)
+    assert receiver_pod(kube_node, minimal_cluster), "the receiver keeps running"
+    kube_node.kubectl(
+        "delete", "-n", namespace, "deployment,pvc,service,certificate",
+        "-l", f"app.kubernetes.io/name=cnpg-wal-replica,app.kubernetes.io/instance={name}",
+    )  # fmt: skip
+
     def gone() -> bool:
         return not get_json(kube_node, "deployment", "-n", namespace, receiver) and not get_json(
             kube_node, "pvc", "-n", namespace, receiver
         )
 
-    wait_until(kube_node, gone, 120, f"Deployment and PVC {receiver} garbage-collected")
+    wait_until(kube_node, gone, 120, f"Deployment and PVC {receiver} deleted by the user")

@@ -25,6 +25,7 @@ from support.e2e import (
     receiver_pod,
     scrape,
     streaming_names,
+    streaming_source,
     switch_and_verify,
     wait_until,
 )
@@ -60,20 +61,7 @@ def replica_cluster() -> dict[str, Any]:
             "storage": {"size": "1Gi"},
             "bootstrap": {"pg_basebackup": {"source": SOURCE}},
             "replica": {"enabled": True, "source": SOURCE},
-            "externalClusters": [
-                {
-                    "name": SOURCE,
-                    "connectionParameters": {
-                        "host": f"{SOURCE}-rw",
-                        "user": "streaming_replica",
-                        "sslmode": "verify-full",
-                        "dbname": "postgres",
-                    },
-                    "sslKey": {"name": f"{SOURCE}-replication", "key": "tls.key"},
-                    "sslCert": {"name": f"{SOURCE}-replication", "key": "tls.crt"},
-                    "sslRootCert": {"name": f"{SOURCE}-ca", "key": "ca.crt"},
-                }
-            ],
+            "externalClusters": [streaming_source(SOURCE, f"{SOURCE}-rw", SOURCE)],
             "plugins": [{"name": PLUGIN_NAME}],
         },
     }

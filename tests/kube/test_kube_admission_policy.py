@@ -331,27 +331,29 @@ DEVIATIONS: dict[str, tuple[str, Change, str]] = {
         lambda o: o["metadata"].update(name="pg-wal-receiver"),
         "followed by -wal-receiver-drop-slot",
     ),
-    "owned by another Cluster name": (
+    "labelled for another Cluster": (
         "Deployment",
-        lambda o: o["metadata"]["ownerReferences"][0].update(name="other"),
+        lambda o: o["metadata"]["labels"].update({"cnpg.io/cluster": "other"}),
         "the name must be that of its Cluster other followed by -wal-receiver",
     ),
-    "no owner": (
+    "owned by another Cluster": (
         "Deployment",
-        lambda o: o["metadata"].pop("ownerReferences"),
-        "its only owner must be a postgresql.cnpg.io Cluster, not none",
+        lambda o: o["metadata"].update(ownerReferences=[cluster_owner("other")]),
+        "it may be owned by nothing but its postgresql.cnpg.io Cluster pg, not "
+        "postgresql.cnpg.io/v1 Cluster other",
     ),
     "owned by something else": (
         "Job",
-        lambda o: o["metadata"]["ownerReferences"][0].update(
-            apiVersion="apps/v1", kind="Deployment"
+        lambda o: o["metadata"].update(
+            ownerReferences=[{**cluster_owner("pg"), "apiVersion": "apps/v1", "kind": "Deployment"}]
         ),
-        "its only owner must be a postgresql.cnpg.io Cluster, not apps/v1 Deployment pg",
+        "it may be owned by nothing but its postgresql.cnpg.io Cluster pg, not apps/v1 "
+        "Deployment pg",
     ),
-    "missing receiver labels": (
+    "no Cluster label": (
         "Deployment",
         lambda o: o["metadata"]["labels"].pop("cnpg.io/cluster"),
-        "it and its pods must carry the receiver labels of Cluster pg",
+        "it must name its Cluster in the label cnpg.io/cluster",
     ),
     "a CNPG role label on its pod": (
         "Deployment",
@@ -362,6 +364,17 @@ DEVIATIONS: dict[str, tuple[str, Change, str]] = {
         "Cluster): cnpg.io/instanceRole",
     ),
 }
+
+
+def cluster_owner(name: str) -> dict[str, Any]:
+    """An owner reference to a Cluster (the plugin sets none; older releases did)."""
+    return {
+        "apiVersion": "postgresql.cnpg.io/v1",
+        "kind": "Cluster",
+        "name": name,
+        "uid": str(uuid.uuid4()),
+        "controller": True,
+    }
 
 
 @pytest.mark.parametrize("deviation", sorted(DEVIATIONS))

@@ -11,10 +11,10 @@ from typing import Any
 
 import pytest
 from lightkube import AsyncClient
-from lightkube.models.meta_v1 import ObjectMeta
+from lightkube.models.meta_v1 import ObjectMeta, OwnerReference
 from lightkube.resources.apps_v1 import Deployment
 from lightkube.resources.batch_v1 import Job
-from lightkube.resources.core_v1 import PersistentVolumeClaim
+from lightkube.resources.core_v1 import ConfigMap, PersistentVolumeClaim, Service
 from lightkube.resources.storage_v1 import StorageClass
 from lightkube.types import PatchType
 from support import kubeobjects
@@ -22,6 +22,9 @@ from support.kubeobjects import Cluster
 from support.kubeplane import ControlPlane
 from support.kubewait import settle_audit, wait_until_gone
 
+from cnpg_wal_replica import config, specs
+from cnpg_wal_replica.cluster import ClusterView
+from cnpg_wal_replica.kube.applier import Applier, Certificate
 from cnpg_wal_replica.kube.janitor import Janitor
 from cnpg_wal_replica.metadata import LABEL_KEPT
 from cnpg_wal_replica.reconcile import Reconciler
@@ -67,7 +70,7 @@ async def plugin_writes_during(
     return plane.audit_writes(offset, user=kubeobjects.PLUGIN_USER)
 
 
-async def test_post_creates_the_pvc_and_deployment_owned_by_the_cluster(
+async def test_post_creates_the_pvc_and_deployment_owned_by_nobody(
     reconciler: Reconciler, kube_admin: AsyncClient, namespace: str
 ) -> None:
     cluster = await kubeobjects.create_cluster(kube_admin, namespace, "pg", {"walPVCSize": "2Gi"})
@@ -75,16 +78,8 @@ async def test_post_creates_the_pvc_and_deployment_owned_by_the_cluster(
     await reconciler.post(kubeobjects.cluster_bytes(cluster))
 
     deployment, pvc = await receiver_objects(kube_admin, namespace)
-    uid = cluster["metadata"]["uid"]
-    [deployment_owner] = deployment.metadata.ownerReferences
-    [pvc_owner] = pvc.metadata.ownerReferences
-    assert (deployment_owner.kind, deployment_owner.uid, deployment_owner.controller) == (
-        "Cluster",
-        uid,
-        True,
-    )
-    assert (pvc_owner.kind, pvc_owner.uid) == ("Cluster", uid)
-    assert not pvc_owner.controller  # CNPG would count a controlled PVC as its own
+    assert deployment.metadata.ownerReferences is None, "the receiver outlives its Cluster"
+    assert pvc.metadata.ownerReferences is None
     assert pvc.spec.resources.requests == {"storage": "2Gi"}
     assert deployment.spec.strategy.type == "Recreate"
     assert deployment.spec.template.spec.containers[0].image == IMAGE
@@ -177,16 +172,63 @@ async def test_removing_the_plugin_makes_the_janitor_delete_the_deployment_and_k
     assert [job["metadata"]["name"] for job in jobs] == ["pg-wal-receiver-drop-slot"]
 
 
-async def test_deleting_the_cluster_garbage_collects_the_receiver_objects(
+async def test_deleting_the_cluster_keeps_the_receiver_objects(
     reconciler: Reconciler, kube_admin: AsyncClient, namespace: str
 ) -> None:
+    """The WAL copy is what recovers a Cluster deleted with its volumes: the garbage
+    collector, which removes what the Cluster owns (a ConfigMap here), leaves it alone."""
     cluster = await kubeobjects.create_cluster(kube_admin, namespace, "pg", {})
     await reconciler.post(kubeobjects.cluster_bytes(cluster))
-    deployment, pvc = await receiver_objects(kube_admin, namespace)
-    assert deployment.metadata is not None
-    assert pvc.metadata is not None, "both objects exist before the Cluster is deleted"
+    owned = ConfigMap(
+        metadata=ObjectMeta(
+            name="owned-by-pg",
+            namespace=namespace,
+            ownerReferences=[
+                OwnerReference(
+                    apiVersion="postgresql.cnpg.io/v1",
+                    kind="Cluster",
+                    name="pg",
+                    uid=cluster["metadata"]["uid"],
+                )
+            ],
+        )
+    )
+    await kube_admin.create(owned)
 
     await kube_admin.delete(Cluster, "pg", namespace=namespace)
 
-    await wait_until_gone(kube_admin, Deployment, RECEIVER, namespace)
-    await wait_until_gone(kube_admin, PersistentVolumeClaim, RECEIVER, namespace)
+    await wait_until_gone(kube_admin, ConfigMap, "owned-by-pg", namespace)
+    deployment, pvc = await receiver_objects(kube_admin, namespace)
+    assert deployment.metadata is not None
+    assert pvc.metadata is not None
+    for kind, name in ((Service, RECEIVER), (Certificate, f"{RECEIVER}-server")):
+        assert (await kube_admin.get(kind, name, namespace=namespace)).metadata is not None
+
+
+async def test_owner_references_of_an_earlier_version_are_removed_on_the_next_apply(
+    reconciler: Reconciler, kube_plugin_client: AsyncClient, kube_admin: AsyncClient, namespace: str
+) -> None:
+    """Earlier versions made the Cluster own the Deployment and the PVC, so deleting the
+    Cluster deleted the WAL copy; the next apply, as the same field manager, drops them."""
+    cluster = await kubeobjects.create_cluster(kube_admin, namespace, "pg", {})
+    view = ClusterView.from_dict(cluster)
+    owner = {
+        "apiVersion": "postgresql.cnpg.io/v1",
+        "kind": "Cluster",
+        "name": "pg",
+        "uid": cluster["metadata"]["uid"],
+    }
+    applier = Applier(kube_plugin_client)
+    for obj in specs.desired_objects(view, config.parse(view, IMAGE))[:2]:
+        controller = obj["kind"] == "Deployment"
+        obj["metadata"]["ownerReferences"] = [{**owner, "controller": controller}]
+        await applier.apply(obj)  # as the earlier version wrote them
+    deployment, pvc = await receiver_objects(kube_admin, namespace)
+    assert deployment.metadata.ownerReferences
+    assert pvc.metadata.ownerReferences
+
+    await reconciler.post(kubeobjects.cluster_bytes(cluster))
+
+    deployment, pvc = await receiver_objects(kube_admin, namespace)
+    assert deployment.metadata.ownerReferences is None
+    assert pvc.metadata.ownerReferences is None

@@ -157,3 +157,20 @@ def metric(samples: dict[str, float], name: str) -> float:
     """The value of an unlabelled sample; fails naming what the scrape had instead."""
     assert name in samples, sorted(s for s in samples if s.startswith(name.rsplit("_", 1)[0]))
     return samples[name]
+
+
+def streaming_source(entry: str, host: str, cluster: str) -> dict[str, Any]:
+    """An externalClusters entry that connects as `streaming_replica` with the Cluster's
+    replication Secrets (`<cluster>-replication`, `<cluster>-ca`), as CNPG documents."""
+    return {
+        "name": entry,
+        "connectionParameters": {
+            "host": host,
+            "user": "streaming_replica",
+            "sslmode": "verify-full",
+            "dbname": "postgres",
+        },
+        "sslKey": {"name": f"{cluster}-replication", "key": "tls.key"},
+        "sslCert": {"name": f"{cluster}-replication", "key": "tls.crt"},
+        "sslRootCert": {"name": f"{cluster}-ca", "key": "ca.crt"},
+    }

@@ -60,6 +60,9 @@ def install_cert_manager(node: kubenode.Node) -> None:
     _apply_docs(
         node,
         [
+            # Its namespace, as cert-manager's manifests create it: the cluster resource
+            # namespace, where ClusterIssuers' Secrets live (deploy/wal-ca.yaml).
+            {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": "cert-manager"}},
             {
                 "apiVersion": "rbac.authorization.k8s.io/v1",
                 "kind": "ClusterRoleBinding",
@@ -76,7 +79,7 @@ def install_cert_manager(node: kubenode.Node) -> None:
                         "name": kubenode.CERT_MANAGER_USER,
                     }
                 ],
-            }
+            },
         ],
     )
     kubeconfig = node.layout.run / "cert-manager.kubeconfig"

@@ -7,9 +7,9 @@ import subprocess
 import sys
 from pathlib import Path
 
-from support.clusters import cluster_document
+from support.clusters import cluster_document, reader_document
 
-from cnpg_wal_replica import checks, config
+from cnpg_wal_replica import checks, config, source
 from cnpg_wal_replica.cluster import ClusterView
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -28,8 +28,11 @@ INVALID = {
     "compression": ["zstd", "gzip:10", "lz4:13", "12"],
     "cpuRequest": ["-1"],
     "retentionMaxAge": ["a week"],
+    "readers": ["prod", "Prod/x"],
     "nope": ["1"],
 }
+SOURCE_INVALID = [{}, {"cluster": "PG"}, {"cluster": "pg", "namespace": "Bad_"}, {"x": "1"}]
+"""Parameters of a reading Cluster's externalClusters entry, each with a problem."""
 
 
 def static_part(message: str, value: str) -> str:
@@ -77,6 +80,9 @@ def messages() -> list[tuple[str, str]]:
     advice = checks.synchronous_advice(sync, config.parse(sync, "r:1"))
     assert advice is not None
     found.append((advice, ""))
+    for parameters in SOURCE_INVALID:
+        reader = ClusterView.from_dict(reader_document(source=parameters))
+        found += [(i.message, i.value) for i in source.collect(reader, source.Use.REPLICA)[1]]
     return found
 
 

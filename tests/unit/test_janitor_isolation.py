@@ -110,7 +110,11 @@ async def test_one_clusters_failure_never_blocks_another() -> None:
     sweep = await Janitor(client, reconciler).sweep()  # type: ignore[arg-type]
 
     applier = reconciler.applier
-    assert applier.deleted == [("app", "third-wal-receiver")]
+    assert applier.deleted == [
+        ("app", "third-wal-receiver"),  # the Deployment, then its Service
+        ("app", "third-wal-receiver"),
+        ("app", "third-wal-receiver-server"),  # and the WAL server's Certificate
+    ]
     assert applier.jobs == ["crash-me-wal-receiver-drop-slot", "third-wal-receiver-drop-slot"]
     assert applier.labelled == ["third-wal-receiver"]
     assert reconciler.reconciled == ["ok"]
@@ -130,4 +134,8 @@ async def test_a_failed_cluster_is_retried_on_the_next_sweep() -> None:
 
     receiver["metadata"]["namespace"] = cluster["metadata"]["namespace"] = "fixed"
     assert (await janitor.sweep()).failed == ()
-    assert reconciler.applier.deleted == [("fixed", "first-wal-receiver")]
+    assert [name for _, name in reconciler.applier.deleted] == [
+        "first-wal-receiver",
+        "first-wal-receiver",
+        "first-wal-receiver-server",
+    ]

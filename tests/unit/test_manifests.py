@@ -35,8 +35,8 @@ EXPECTED_RULES = {
     ("", "events"): {"create"},
     ("batch", "jobs"): {"create", "delete"},
     ("postgresql.cnpg.io", "clusters"): {"list"},
-    ("", "services"): {"get", "list", "watch", "create", "patch"},
-    ("cert-manager.io", "certificates"): {"get", "list", "watch", "create", "patch"},
+    ("", "services"): {"get", "list", "watch", "create", "patch", "delete"},
+    ("cert-manager.io", "certificates"): {"get", "list", "watch", "create", "patch", "delete"},
 }
 """The whole API surface of the plugin server. Widening it is a reviewed decision;
 tests/kube/test_kube_rbac.py checks that the plugin's requests need exactly this."""

@@ -3,9 +3,11 @@
 CNPG never tells a plugin that a Cluster stopped using it (CNPG-I spec §3.6). Every
 interval the janitor lists Clusters and receiver Deployments and, for a Cluster that exists
 but no longer enables the plugin: starts a Job that drops the receiver's replication slot
-(an abandoned slot pins WAL on the primary until its disk fills), deletes the Deployment,
-and labels the PVC as kept. It also re-creates the receiver of an enabled Cluster whose
-Deployment went missing, instead of waiting for CNPG's next full reconcile.
+(an abandoned slot pins WAL on the primary until its disk fills), deletes the Deployment
+and its WAL server's Service and Certificate, and labels the PVC as kept. The receiver of a
+Cluster that no longer exists is left as it is: it serves the WAL it holds, for recovery.
+It also re-creates the receiver of an enabled Cluster whose Deployment went missing,
+instead of waiting for CNPG's next full reconcile.
 Every step is idempotent, so several plugin replicas may run it at once. Each Cluster is
 handled on its own: one that fails is logged and retried next interval, and never keeps
 another Cluster's receiver from being removed or re-created.
@@ -29,7 +31,7 @@ from cnpg_wal_replica.errors import WalReplicaError
 from cnpg_wal_replica.kube.applier import Applier
 from cnpg_wal_replica.specs.job import build_drop_slot_job
 from cnpg_wal_replica.specs.labels import selector_labels
-from cnpg_wal_replica.specs.names import receiver_name
+from cnpg_wal_replica.specs.names import receiver_name, server_certificate_name
 
 log = structlog.get_logger(__name__)
 
@@ -160,11 +162,14 @@ class Janitor:
         return True
 
     async def remove_receiver(self, cluster_name: str, deployment: dict[str, Any]) -> None:
-        """Drop the slot (through a Job), delete the Deployment, keep and label the PVC."""
+        """Drop the slot (through a Job), delete the Deployment and its WAL server's Service
+        and Certificate, keep and label the PVC."""
         applier = self._reconciler.applier
         namespace = deployment["metadata"]["namespace"]
         await applier.create(build_drop_slot_job(cluster_name, deployment))
         await applier.delete("Deployment", deployment["metadata"]["name"], namespace)
+        await applier.delete("Service", receiver_name(cluster_name), namespace)
+        await applier.delete("Certificate", server_certificate_name(cluster_name), namespace)
         pvc = receiver_name(cluster_name)
         if await applier.get("PersistentVolumeClaim", pvc, namespace) is not None:
             await applier.patch_labels(

@@ -10,7 +10,6 @@ from cnpg_wal_replica.metadata import ANNOTATION_SECRETS, RECEIVER_HTTP_PORT
 from cnpg_wal_replica.specs import pod, walserver
 from cnpg_wal_replica.specs.labels import object_labels, selector_labels
 from cnpg_wal_replica.specs.names import receiver_name
-from cnpg_wal_replica.specs.ownership import owner_reference
 
 CONTAINER_NAME = "receiver"
 RECEIVE_COMMAND = ["cnpg-wal-replica"]
@@ -27,7 +26,12 @@ def _probe(path: str, *, period: int, failures: int) -> dict[str, Any]:
 
 
 def build_deployment(view: ClusterView, config: Configuration) -> dict[str, Any]:
-    """One receiver replica, `Recreate` so two never hold the slot and volume at once."""
+    """One receiver replica, `Recreate` so two never hold the slot and volume at once.
+
+    Owned by nobody, like the PVC, the Service and the server Certificate: deleting the
+    Cluster keeps the receiver serving the WAL it holds, which is how a Cluster lost with
+    its volumes is recovered (docs/restore.md). docs/deleting-volumes.md removes it.
+    """
     name = receiver_name(view.name)
     container: dict[str, Any] = {
         "name": CONTAINER_NAME,
@@ -63,7 +67,6 @@ def build_deployment(view: ClusterView, config: Configuration) -> dict[str, Any]
             "name": name,
             "namespace": view.namespace,
             "labels": object_labels(view.name),
-            "ownerReferences": [owner_reference(view, controller=True)],
         },
         "spec": {
             "replicas": 1,

@@ -8,11 +8,10 @@ from cnpg_wal_replica.cluster import ClusterView
 from cnpg_wal_replica.config import Configuration
 from cnpg_wal_replica.specs.labels import object_labels
 from cnpg_wal_replica.specs.names import receiver_name
-from cnpg_wal_replica.specs.ownership import owner_reference
 
 
 def build_pvc(view: ClusterView, config: Configuration) -> dict[str, Any]:
-    """A ReadWriteOnce PVC sized by walPVCSize, owned (not controlled) by the Cluster."""
+    """A ReadWriteOnce PVC sized by walPVCSize, owned by nobody: it outlives its Cluster."""
     spec: dict[str, Any] = {
         "accessModes": ["ReadWriteOnce"],
         "volumeMode": "Filesystem",
@@ -27,7 +26,6 @@ def build_pvc(view: ClusterView, config: Configuration) -> dict[str, Any]:
             "name": receiver_name(view.name),
             "namespace": view.namespace,
             "labels": object_labels(view.name),
-            "ownerReferences": [owner_reference(view, controller=False)],
         },
         "spec": spec,
     }

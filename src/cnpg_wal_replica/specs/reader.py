@@ -29,6 +29,7 @@ from cnpg_wal_replica.specs.names import (
     reader_secret_name,
     receiver_name,
 )
+from cnpg_wal_replica.specs.ownership import owner_reference
 from cnpg_wal_replica.specs.pod import SECRET_FILE_MODE, container_security
 from cnpg_wal_replica.specs.walserver import certificate
 
@@ -62,8 +63,11 @@ def reader_labels(view: ClusterView) -> dict[str, str]:
 
 
 def build_reader_certificate(view: ClusterView) -> dict[str, Any]:
-    """The client certificate whose URI SAN names the reading Cluster to every receiver."""
-    return certificate(
+    """The client certificate whose URI SAN names the reading Cluster to every receiver.
+
+    Owned (not controlled) by the reading Cluster: it goes when the Cluster goes.
+    """
+    built = certificate(
         name=reader_certificate_name(view.name),
         namespace=view.namespace,
         labels=reader_labels(view),
@@ -71,6 +75,9 @@ def build_reader_certificate(view: ClusterView) -> dict[str, Any]:
         uris=[reader_uri(view.namespace, view.name)],
         usages=["client auth"],
     )
+    if view.uid:
+        built["metadata"]["ownerReferences"] = [owner_reference(view, controller=False)]
+    return built
 
 
 def server_address(source: WalSource) -> str:

@@ -5,12 +5,13 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
-from support.clusters import cluster_document
+from support.clusters import cluster_document, reader_document
 
 from cnpg_wal_replica import config, specs
 from cnpg_wal_replica.cluster import ClusterView
 from cnpg_wal_replica.metadata import ANNOTATION_SECRETS
 from cnpg_wal_replica.specs.job import build_drop_slot_job
+from cnpg_wal_replica.specs.reader import build_reader_certificate
 
 IMAGE = "ghcr.io/documentdb/cnpg-wal-replica:0.1.0"
 
@@ -38,15 +39,13 @@ def env(deployment: dict[str, Any]) -> dict[str, str]:
     return {e["name"]: e["value"] for e in container(deployment)["env"]}
 
 
-def test_pvc_is_owned_not_controlled() -> None:
+def test_pvc_belongs_to_no_cluster() -> None:
     pvc, _ = build({"walPVCSize": "20Gi", "walStorageClass": "fast"})
     assert pvc["metadata"]["name"] == "pg-wal-receiver"
     assert pvc["spec"]["accessModes"] == ["ReadWriteOnce"]
     assert pvc["spec"]["resources"]["requests"]["storage"] == "20Gi"
     assert pvc["spec"]["storageClassName"] == "fast"
-    (owner,) = pvc["metadata"]["ownerReferences"]
-    assert owner["controller"] is False
-    assert "blockOwnerDeletion" not in owner
+    assert "ownerReferences" not in pvc["metadata"], "the WAL outlives the Cluster"
 
 
 def test_pvc_without_class_leaves_it_to_the_cluster_default() -> None:
@@ -59,16 +58,18 @@ def test_deployment_shape() -> None:
     spec = dep["spec"]
     assert spec["replicas"] == 1
     assert spec["strategy"] == {"type": "Recreate"}
-    (owner,) = dep["metadata"]["ownerReferences"]
-    assert owner["controller"] is True
+    assert "ownerReferences" not in dep["metadata"], "it serves the WAL after the Cluster is gone"
     assert container(dep)["command"] == ["cnpg-wal-replica"]
     assert container(dep)["args"] == ["receive"]
 
 
 def test_owner_reference_group_comes_from_the_request() -> None:
-    _, dep = build(apiVersion="postgresql.example.org/v1", kind="Cluster")
-    (owner,) = dep["metadata"]["ownerReferences"]
+    document = reader_document()
+    document["apiVersion"] = "postgresql.example.org/v1"
+    certificate = build_reader_certificate(ClusterView.from_dict(document))
+    (owner,) = certificate["metadata"]["ownerReferences"]
     assert owner["apiVersion"] == "postgresql.example.org/v1"
+    assert (owner["kind"], owner["name"], owner["controller"]) == ("Cluster", "rep", False)
 
 
 def test_only_ca_crt_is_mounted_from_the_ca_secret() -> None:
