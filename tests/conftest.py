@@ -7,6 +7,12 @@ from collections.abc import Iterator
 import pytest
 import structlog
 
+from cnpg_wal_replica.transport import grpc_env
+
+# Tests import grpc in-process (servers, clients, the sidecar): with the environment the
+# product's own processes set before their first grpc import.
+grpc_env.prepare()
+
 
 @pytest.fixture(autouse=True)
 def _structlog_defaults_after_each_test() -> Iterator[None]:

@@ -343,11 +343,12 @@ def test_deleting_the_cluster_keeps_the_receiver_until_the_user_deletes_it(
     assert get_json(kube_node, "pvc", "-n", namespace, receiver)
     kube_node.kubectl("delete", "cluster", "-n", namespace, name)
 
-    def instance_volumes_gone() -> bool:
-        pvcs = get_json(kube_node, "pvc", "-n", namespace, "-l", f"cnpg.io/cluster={name}")
-        return all(p["metadata"]["name"] == receiver for p in pvcs.get("items", []))
+    def owned_collected() -> bool:
+        # What the Cluster owns goes first: its Services (its pods and their volumes follow,
+        # as fast as PostgreSQL shuts down).
+        return not get_json(kube_node, "service", "-n", namespace, f"{name}-rw")
 
-    wait_until(kube_node, instance_volumes_gone, 120, "the Cluster's own volumes collected")
+    wait_until(kube_node, owned_collected, 120, "the Cluster's own Services collected")
     assert get_json(kube_node, "pvc", "-n", namespace, receiver)
     assert receiver_pod(kube_node, minimal_cluster), "the receiver keeps running"
     kube_node.kubectl(

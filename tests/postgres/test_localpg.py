@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import time
+
 import psycopg
 import pytest
 
@@ -39,7 +41,13 @@ def test_standby_follows_and_promotes(primary):
     standby = primary.create_standby()
     assert standby.sql("SELECT pg_is_in_recovery()") == [(True,)]
     primary.sql("CREATE TABLE t AS SELECT 1 AS x")
-    primary.sql("SELECT pg_switch_wal()")
+    ((written,),) = primary.sql("SELECT pg_current_wal_lsn()")
+    # Streaming is asynchronous: promoting before the standby replayed the table would lose
+    # it (seen once in CI), so wait for the replay first.
+    deadline = time.monotonic() + 30
+    while standby.sql("SELECT pg_last_wal_replay_lsn() >= %s::pg_lsn", (written,)) != [(True,)]:
+        assert time.monotonic() < deadline, f"the standby never replayed up to {written}"
+        time.sleep(0.05)
     standby.promote()
     assert standby.sql("SELECT pg_is_in_recovery()") == [(False,)]
     assert standby.sql("SELECT x FROM t") == [(1,)]

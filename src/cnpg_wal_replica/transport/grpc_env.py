@@ -10,6 +10,12 @@ so no TLS 1.2 handshake can agree on a cipher (``NO_SHARED_CIPHER``), while TLS 
 the CNPG operator uses, is untouched. ``tests/grpc/test_plugin_tls.py`` checks both sides
 with a Python ``ssl`` client.
 
+Fork support off: grpcio registers fork handlers that run in every child between ``fork``
+and ``exec`` (subprocesses started while grpc is loaded: the receiver's `pg_receivewal`, the
+tests' PostgreSQL tools). They are only for children that use grpc, which ours never do, and
+there they have crashed the child before it could exec (SIGBUS, with "Epoll1Poller ...
+epoll_wait error: Bad file descriptor" on its stderr; seen once in CI).
+
 Logging: grpc's C core writes plain-text lines (for example one per failed handshake) to
 stderr, which would break the JSON-lines log; ``GRPC_VERBOSITY=ERROR`` keeps only errors.
 """
@@ -22,6 +28,7 @@ import sys
 CIPHER_SUITES_ENV = "GRPC_SSL_CIPHER_SUITES"
 TLS12_UNUSABLE_SUITES = "ECDHE-PSK-CHACHA20-POLY1305"
 VERBOSITY_ENV = "GRPC_VERBOSITY"
+FORK_SUPPORT_ENV = "GRPC_ENABLE_FORK_SUPPORT"
 
 
 def prepare() -> bool:
@@ -33,5 +40,6 @@ def prepare() -> bool:
     if "grpc" in sys.modules:
         return os.environ.get(CIPHER_SUITES_ENV) == TLS12_UNUSABLE_SUITES
     os.environ.setdefault(VERBOSITY_ENV, "ERROR")
+    os.environ.setdefault(FORK_SUPPORT_ENV, "false")
     os.environ.setdefault(CIPHER_SUITES_ENV, TLS12_UNUSABLE_SUITES)
     return os.environ[CIPHER_SUITES_ENV] == TLS12_UNUSABLE_SUITES
