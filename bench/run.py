@@ -60,8 +60,9 @@ def run_receiver(args: argparse.Namespace) -> dict[str, Any]:
 def run_replay(args: argparse.Namespace) -> dict[str, Any]:
     import bench_replay
 
-    scale = args.scale or (5 if args.quick else 20)
-    return bench_replay.measure(scale, args.repeats or (1 if args.quick else 3), log=log)
+    scale = args.scale or (5 if args.quick else bench_replay.DEFAULT_SCALE)
+    repeats = args.repeats or (1 if args.quick else bench_replay.DEFAULT_REPEATS)
+    return bench_replay.measure(scale, repeats, log=log)
 
 
 def run_verify(args: argparse.Namespace) -> list[dict[str, Any]]:
