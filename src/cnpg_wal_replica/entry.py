@@ -9,8 +9,9 @@ from __future__ import annotations
 
 import json
 
-from cnpg_wal_replica.cluster import ClusterView, a_json_type
+from cnpg_wal_replica.cluster import ClusterView
 from cnpg_wal_replica.errors import ConfigIssue, field_name, parameter_path
+from cnpg_wal_replica.jsonshape import a_json_type
 from cnpg_wal_replica.metadata import PLUGIN_NAME
 from cnpg_wal_replica.parameters import BY_NAME
 

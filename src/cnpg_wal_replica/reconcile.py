@@ -20,7 +20,7 @@ from typing import Any
 import structlog
 from lightkube import AsyncClient
 
-from cnpg_wal_replica import checks, config, specs
+from cnpg_wal_replica import checks, config, mutation, specs
 from cnpg_wal_replica.cluster import ClusterView
 from cnpg_wal_replica.errors import ConfigError, ConfigIssue
 from cnpg_wal_replica.kube.applier import Action, Applier, Verb, decide, resource_of
@@ -200,7 +200,7 @@ class Reconciler:
     def mutate(self, cluster_json: bytes) -> bytes:
         """A JSON patch adding the static defaults to this plugin's parameters."""
         view = ClusterView.from_json(cluster_json)
-        return config.to_json_patch(config.defaults_patch(view, view.raw))
+        return mutation.to_json_patch(mutation.defaults_patch(view, view.raw))
 
     async def status(self, cluster_json: bytes) -> dict[str, Any]:
         """What the receiver of this Cluster looks like now (objects, configuration, problems)."""

@@ -15,9 +15,10 @@ import re
 from dataclasses import dataclass
 from enum import Enum
 
-from cnpg_wal_replica.cluster import ClusterView, SourceEntry, a_json_type
+from cnpg_wal_replica.cluster import ClusterView, SourceEntry
 from cnpg_wal_replica.entry import example_note
 from cnpg_wal_replica.errors import ConfigError, ConfigIssue
+from cnpg_wal_replica.jsonshape import a_json_type
 from cnpg_wal_replica.parameters import ParameterSpec
 
 _DNS1123_LABEL = re.compile(r"^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$")

@@ -9,7 +9,7 @@ import jsonpatch
 import pytest
 from support.clusters import cluster_document
 
-from cnpg_wal_replica import config
+from cnpg_wal_replica import config, mutation
 from cnpg_wal_replica.cluster import ClusterView
 from cnpg_wal_replica.errors import ClusterDecodeError, ConfigError, shown
 from cnpg_wal_replica.parameters import BY_NAME
@@ -317,7 +317,7 @@ def test_mutate_patch_applied_to_request_adds_the_defaults(
     parameters: dict[str, str] | None,
 ) -> None:
     doc = cluster_document(parameters=parameters)
-    patch = config.defaults_patch(ClusterView.from_dict(doc), doc)
+    patch = mutation.defaults_patch(ClusterView.from_dict(doc), doc)
     patched = jsonpatch.apply_patch(doc, patch)
     got = patched["spec"]["plugins"][0]["parameters"]
     assert got["applicationName"] == "pg-wal-receiver"
@@ -325,10 +325,10 @@ def test_mutate_patch_applied_to_request_adds_the_defaults(
     for key, value in (parameters or {}).items():
         assert got[key] == value, "a user's value must never be overwritten"
     assert got["walPVCSize"] == (parameters or {}).get("walPVCSize", "10Gi")
-    again = config.defaults_patch(ClusterView.from_dict(patched), patched)
+    again = mutation.defaults_patch(ClusterView.from_dict(patched), patched)
     assert again == [], "defaulting twice changes nothing"
-    assert json.loads(config.to_json_patch(patch)) == patch
-    assert config.to_json_patch([]) == b""
+    assert json.loads(mutation.to_json_patch(patch)) == patch
+    assert mutation.to_json_patch([]) == b""
 
 
 def test_a_huge_bad_value_is_quoted_clipped() -> None:

@@ -16,9 +16,10 @@ import click
 import yaml
 
 from cnpg_wal_replica import config, specs
-from cnpg_wal_replica.cluster import ClusterView, check_shape, json_type
+from cnpg_wal_replica.cluster import ClusterView
 from cnpg_wal_replica.entry import example_note
 from cnpg_wal_replica.errors import ConfigError, ConfigIssue, WalReplicaError
+from cnpg_wal_replica.jsonshape import check_shape, json_type
 from cnpg_wal_replica.metadata import PLUGIN_NAME, RELEASE_IMAGE
 from cnpg_wal_replica.parameters import image_reference
 from cnpg_wal_replica.tools.render_yaml import load_cluster, written
