@@ -19,6 +19,7 @@ from cnpg_wal_replica.reading import (
     PLUGIN_SOCKET_DIRECTORY,
     READER_TLS_MOUNT,
     SERVER_TLS_FILES,
+    SOCKET_NAME,
     WAL_PORT,
     reader_uri,
     receiver_service_host,
@@ -49,6 +50,16 @@ than its prefetch, and never a partial segment)."""
 DATA_PREFIX = "/var/lib/postgresql"
 """Mounts of the PostgreSQL container under here (PGDATA, the WAL volume, tablespaces)
 are shared with the sidecar: restored files are written where PostgreSQL asks."""
+
+
+SOCKET_PROBE: dict[str, Any] = {
+    "exec": {"command": ["test", "-S", f"{PLUGIN_SOCKET_DIRECTORY}/{SOCKET_NAME}"]},
+    "periodSeconds": 1,
+    "timeoutSeconds": 5,
+    "failureThreshold": 60,
+}
+"""The PostgreSQL container starts only once the socket exists: a recovery whose first
+`restore_command` found no plugin would take "no such file" for the end of the WAL."""
 
 
 def reader_labels(view: ClusterView) -> dict[str, str]:
@@ -120,6 +131,7 @@ def sidecar_container(
         "args": SIDECAR_ARGS,
         "restartPolicy": "Always",
         "env": sidecar_env(source),
+        "startupProbe": SOCKET_PROBE,
         "securityContext": container_security(),
         "volumeMounts": [
             *data_mounts(main),

@@ -42,6 +42,12 @@ def test_a_replica_clusters_instance_pod_gets_a_native_sidecar() -> None:
     assert sidecar["command"] == ["cnpg-wal-replica"]
     assert sidecar["args"] == ["sidecar"]
     assert sidecar["image"] == IMAGE
+    # Kubernetes starts the PostgreSQL container only once the socket is there.
+    assert sidecar["startupProbe"]["exec"]["command"] == [
+        "test",
+        "-S",
+        "/plugins/cnpg-i-wal-replica.documentdb.io",
+    ]
     postgres = spec["containers"][0]
     assert {"name": "plugins", "mountPath": "/plugins"} in postgres["volumeMounts"]
     assert {"name": "plugins", "emptyDir": {}} in spec["volumes"]
