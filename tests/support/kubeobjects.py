@@ -7,7 +7,6 @@ schema installed by `kubeplane`, so a Cluster these helpers create is one CNPG w
 from __future__ import annotations
 
 import copy
-import importlib.util
 import json
 from pathlib import Path
 from typing import Any
@@ -22,6 +21,7 @@ from lightkube.models.rbac_v1 import RoleRef, Subject
 from lightkube.resources.core_v1 import Namespace, ServiceAccount
 from lightkube.resources.rbac_authorization_v1 import ClusterRole, ClusterRoleBinding
 
+from support import kustomize
 from support.harnesspaths import REPO_ROOT
 
 Cluster = create_namespaced_resource("postgresql.cnpg.io", "v1", "Cluster", "clusters")
@@ -156,16 +156,8 @@ def _merge_patch() -> Any:
 
 
 def rendered_deploy(directory: Path = REPO_ROOT / "deploy") -> list[dict[str, Any]]:
-    """`deploy/` as `kubectl apply -k` sends it, rendered by tests/unit/kustomize_lite.py."""
-    spec = importlib.util.spec_from_file_location(
-        "kustomize_lite", REPO_ROOT / "tests" / "unit" / "kustomize_lite.py"
-    )
-    assert spec is not None
-    assert spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    docs: list[dict[str, Any]] = module.render(directory)
-    return docs
+    """`deploy/` as `kubectl apply -k` sends it (the real kustomize: `support.kustomize`)."""
+    return kustomize.render(directory)
 
 
 def shipped_cluster_roles(root: Path = REPO_ROOT / "deploy") -> list[dict[str, Any]]:

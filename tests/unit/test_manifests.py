@@ -10,7 +10,6 @@ from __future__ import annotations
 import os
 import re
 import shutil
-import subprocess
 import tomllib
 from pathlib import Path
 from typing import Any
@@ -18,7 +17,15 @@ from typing import Any
 import kubernetes_validate
 import pytest
 import yaml
-from kustomize_lite import CLUSTER_SCOPED_KINDS, NAMESPACED_BY_KUSTOMIZE, Doc, render
+from support.kube_fixtures import skip_or_fail
+from support.kustomize import (
+    CLUSTER_SCOPED_KINDS,
+    NAMESPACED_BY_KUSTOMIZE,
+    Doc,
+    KustomizeMissing,
+    kubectl,
+    render,
+)
 
 from cnpg_wal_replica import metadata
 from cnpg_wal_replica._pb import identity_pb2
@@ -53,6 +60,15 @@ ISSUER_TYPES = {"acme", "ca", "selfSigned", "vault", "venafi"}
 PRIVATE_KEY = {"algorithm": {"RSA", "ECDSA", "Ed25519"}, "rotationPolicy": {"Never", "Always"}}
 
 
+@pytest.fixture(scope="module", autouse=True)
+def _kustomize() -> None:
+    """Every test here renders deploy/ with the real kustomize (kubectl's)."""
+    try:
+        kubectl()
+    except KustomizeMissing as missing:
+        skip_or_fail(str(missing))
+
+
 @pytest.fixture(scope="module")
 def docs() -> list[Doc]:
     return render(DEPLOY)
@@ -78,26 +94,6 @@ def go_duration_hours(text: str) -> float:
 
 def by_identity(docs: list[Doc]) -> dict[tuple[str, str], Doc]:
     return {(d["kind"], d["metadata"]["name"]): d for d in docs}
-
-
-# --- the renderer ----------------------------------------------------------------------
-
-
-@pytest.mark.skipif(shutil.which("kubectl") is None, reason="kubectl not installed")
-def test_renderer_matches_kubectl_kustomize(docs: list[Doc]) -> None:
-    output = subprocess.run(
-        ["kubectl", "kustomize", str(DEPLOY)], capture_output=True, text=True, check=True,
-        timeout=60,
-    ).stdout  # fmt: skip
-    assert unscoped(by_identity(docs)) == unscoped(by_identity(list(yaml.safe_load_all(output))))
-
-
-def unscoped(docs: dict[tuple[str, str], Doc]) -> dict[tuple[str, str], Doc]:
-    """Without the namespace kustomize may or may not give cluster-scoped kinds it does not know."""
-    for (kind, _), doc in docs.items():
-        if kind in NAMESPACED_BY_KUSTOMIZE:
-            doc["metadata"].pop("namespace", None)
-    return docs
 
 
 def test_image_override_is_copied_into_plugin_image(tmp_path: Path) -> None:
@@ -491,15 +487,10 @@ def test_extra_images_is_where_the_documented_patch_expects_it(docs: list[Doc]) 
     assert replace["path"] == f"/spec/variables/{index}/expression"
 
 
-@pytest.mark.skipif(shutil.which("kubectl") is None, reason="kubectl not installed")
 def test_the_documented_extra_images_patch_renders(tmp_path: Path) -> None:
     (overlay,) = [b for b in installation_yaml_blocks() if "patches" in b]
     kustomization = {"resources": [os.path.relpath(DEPLOY, tmp_path)], **overlay}
     (tmp_path / "kustomization.yaml").write_text(yaml.safe_dump(kustomization))
-    output = subprocess.run(
-        ["kubectl", "kustomize", str(tmp_path)], capture_output=True, text=True, check=True,
-        timeout=60,
-    ).stdout  # fmt: skip
-    variables = policy_variables(list(yaml.safe_load_all(output)))
+    variables = policy_variables(render(tmp_path))
     assert variables["extraImages"] == "['registry.example/receiver:1.2']"
     assert variables["pluginImage"] == f"'{IMAGE_REPOSITORY}:{metadata.VERSION}'"
