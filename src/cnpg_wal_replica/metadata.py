@@ -67,3 +67,6 @@ SYNCHRONOUS_RULE = (
 
 RECEIVER_HTTP_PORT = 8080
 RECEIVER_ENV_PREFIX = "WAL_RECEIVER_"
+"""Environment of `cnpg-wal-replica receive` and `drop-slot` (specs/pod.py writes it)."""
+READER_ENV_PREFIX = "WAL_READER_"
+"""Environment of `cnpg-wal-replica sidecar` (specs/reader.py writes it)."""

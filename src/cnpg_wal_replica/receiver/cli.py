@@ -9,7 +9,8 @@ from typing import Any
 
 import click
 
-from cnpg_wal_replica.metadata import RECEIVER_FLUSH
+from cnpg_wal_replica.envsettings import env_name
+from cnpg_wal_replica.metadata import RECEIVER_ENV_PREFIX, RECEIVER_FLUSH
 
 OPTIONS: tuple[tuple[str, str], ...] = (
     ("host", "PostgreSQL host (the cluster's -rw Service); required"),
@@ -38,7 +39,7 @@ FLAGS: tuple[tuple[str, str], ...] = (("verbose", "pass --verbose to pg_receivew
 
 
 def _env(name: str) -> str:
-    return "WAL_RECEIVER_" + name.replace("-", "_").upper()
+    return env_name(RECEIVER_ENV_PREFIX, name.replace("-", "_"))
 
 
 def _with_options(func: Any) -> Any:

@@ -17,12 +17,13 @@ from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 from cnpg_wal_replica import envsettings
 from cnpg_wal_replica.archive.compression import Compression, parse_compression
+from cnpg_wal_replica.metadata import RECEIVER_ENV_PREFIX
 from cnpg_wal_replica.reading import WAL_PORT, ReaderPattern, parse_readers
 from cnpg_wal_replica.units import parse_bytes, parse_duration
 
 __all__ = ["Compression", "ReceiverSettings", "SettingsError", "load_settings", "parse_compression"]
 
-ENV_PREFIX = "WAL_RECEIVER_"
+ENV_PREFIX = RECEIVER_ENV_PREFIX
 MAX_RETENTION_AGE = 100 * 365 * 86400
 """Longest ``retention_max_age`` accepted (100 years): beyond it a value is a typo, and
 past about 10**308 seconds it does not even fit the float arithmetic of the retention plan."""

@@ -9,6 +9,9 @@ from typing import Any
 
 import click
 
+from cnpg_wal_replica.envsettings import env_name
+from cnpg_wal_replica.metadata import READER_ENV_PREFIX
+
 OPTIONS: tuple[tuple[str, str], ...] = (
     ("server", "host:port of the origin receiver's WAL server; required"),
     ("server-name", "name the server certificate must carry [the host of --server]"),
@@ -22,7 +25,7 @@ OPTIONS: tuple[tuple[str, str], ...] = (
 
 
 def _env(name: str) -> str:
-    return "WAL_READER_" + name.replace("-", "_").upper()
+    return env_name(READER_ENV_PREFIX, name.replace("-", "_"))
 
 
 def _with_options(func: Any) -> Any:

@@ -14,9 +14,10 @@ from pydantic import Field, ValidationError, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from cnpg_wal_replica import envsettings
+from cnpg_wal_replica.metadata import READER_ENV_PREFIX
 from cnpg_wal_replica.reading import PLUGIN_SOCKET_DIRECTORY, READER_TLS_MOUNT, WAL_PORT
 
-ENV_PREFIX = "WAL_READER_"
+ENV_PREFIX = READER_ENV_PREFIX
 
 
 class SidecarSettings(BaseSettings):

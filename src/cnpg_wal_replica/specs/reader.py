@@ -106,7 +106,7 @@ def sidecar_env(source: WalSource) -> list[dict[str, str]]:
         "SPOOL_DIRECTORY": SPOOL_MOUNT,
         "LOG_FORMAT": "json",
     }
-    return [{"name": f"WAL_READER_{key}", "value": env[key]} for key in sorted(env)]
+    return [{"name": f"{md.READER_ENV_PREFIX}{key}", "value": env[key]} for key in sorted(env)]
 
 
 def data_mounts(main: dict[str, Any]) -> list[dict[str, Any]]:

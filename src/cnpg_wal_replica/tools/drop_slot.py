@@ -12,9 +12,10 @@ import sys
 
 import click
 
+from cnpg_wal_replica.metadata import RECEIVER_ENV_PREFIX
 from cnpg_wal_replica.specs.names import drop_slot_application_name
 
-PREFIX = "WAL_RECEIVER_"
+PREFIX = RECEIVER_ENV_PREFIX
 
 
 def conninfo_from_env(env: dict[str, str]) -> str:
