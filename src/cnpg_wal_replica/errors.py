@@ -1,10 +1,27 @@
 """Every error a user or the cluster can cause, under one base class.
 
 WalReplicaError
-├── ConfigError          invalid plugin parameters; carries one ConfigIssue per problem
-├── ClusterDecodeError   the Cluster JSON from the operator cannot be read
-├── ApplyError           the Kubernetes API refused what the plugin asked for
-└── ArchiveError         a WAL directory cannot be used (foreign system, unreadable state)
+├── ConfigError            invalid plugin parameters; carries one ConfigIssue per problem
+├── ClusterDecodeError     the Cluster JSON from the operator cannot be read
+│   └── NotInjectableError     a Pod or Job without the PostgreSQL container (specs.injection)
+├── ApplyError             the Kubernetes API refused what the plugin asked for
+├── ArchiveError           a WAL directory cannot be used (foreign system, unreadable state)
+│   ├── ForeignArchiveError    WAL of another system identifier (receiver.preparing)
+│   ├── StateFileError         the archive's state file (archive.state)
+│   └── ArchiveReadError       a file the WAL server cannot serve (archive.serving)
+├── the plugin server:     ListenError, CoreOpenError (plugin.server), CoreNotReadyError
+│                          (plugin.deferred)
+├── the receiver:          SettingsError (receiver.settings), StartupError (receiver.app),
+│                          WALServerStartError (receiver.walserver), BackgroundTaskError
+│                          (receiver.supervisor)
+├── the sidecar:           SettingsError (sidecar.settings), StartupError (sidecar.app),
+│                          FetchError (sidecar.client), NotInArchiveError (sidecar.restorer)
+├── TLSFilesError          certificate files that cannot be used (transport.tls)
+└── LocalPostgresError     the demo's and tests' throwaway PostgreSQL (localpg; also a
+                           RuntimeError)
+
+`bounds.BadValueError` is a ValueError on purpose: parameter parsers raise ValueError, and
+`config` turns each into a ConfigIssue.
 """
 
 from __future__ import annotations

@@ -26,6 +26,7 @@ from pathlib import Path
 from typing import Any
 
 from cnpg_wal_replica import localtls
+from cnpg_wal_replica.errors import WalReplicaError
 
 REPLICATION_USER = "streaming_replica"
 SUPERUSER = "postgres"
@@ -64,7 +65,7 @@ def free_port() -> int:
         return int(sock.getsockname()[1])
 
 
-class LocalPostgresError(RuntimeError):
+class LocalPostgresError(WalReplicaError, RuntimeError):
     """A PostgreSQL tool failed; the message carries its stderr."""
 
 

@@ -35,6 +35,7 @@ from cnpg_wal_replica.archive.names import (
     parse_history_name,
     parse_segment_name,
 )
+from cnpg_wal_replica.errors import ArchiveError
 
 CHUNK_SIZE = 1 << 20
 """Bytes read (and, for compressed files, decompressed) per step; one stream message."""
@@ -63,7 +64,7 @@ class Served:
         return self.path.name
 
 
-class ArchiveReadError(Exception):
+class ArchiveReadError(ArchiveError):
     """A file the archive holds cannot be served as PostgreSQL needs it (corrupt, short)."""
 
 

@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING
 
 import structlog
 
+from cnpg_wal_replica.errors import WalReplicaError
 from cnpg_wal_replica.receiver.health import serve_http
 from cnpg_wal_replica.receiver.metrics import ReceiverMetrics
 from cnpg_wal_replica.receiver.settings import ReceiverSettings
@@ -29,7 +30,7 @@ EXIT_FAILED = 1
 """Exit status when the receiver cannot start or a task of it fails: the pod restarts."""
 
 
-class StartupError(Exception):
+class StartupError(WalReplicaError):
     """The receiver cannot start; the message is one line that says why and what to do."""
 
 

@@ -17,6 +17,7 @@ from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 from cnpg_wal_replica import envsettings
 from cnpg_wal_replica.archive.compression import Compression, parse_compression
+from cnpg_wal_replica.errors import WalReplicaError
 from cnpg_wal_replica.metadata import RECEIVER_ENV_PREFIX
 from cnpg_wal_replica.reading import WAL_PORT, ReaderPattern, parse_readers
 from cnpg_wal_replica.units import parse_bytes, parse_duration
@@ -209,7 +210,7 @@ class ReceiverSettings(BaseSettings):
         return params
 
 
-class SettingsError(Exception):
+class SettingsError(WalReplicaError):
     """Settings are invalid; the message names each bad setting, its value and the fix."""
 
 

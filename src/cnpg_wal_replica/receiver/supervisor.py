@@ -36,6 +36,7 @@ from typing import Any
 import psycopg
 import structlog
 
+from cnpg_wal_replica.errors import WalReplicaError
 from cnpg_wal_replica.receiver import command, monitoring, preparing
 from cnpg_wal_replica.receiver.metrics import ReceiverMetrics
 from cnpg_wal_replica.receiver.settings import ReceiverSettings
@@ -96,7 +97,7 @@ class Backoff:
         self.failures = 0
 
 
-class BackgroundTaskError(Exception):
+class BackgroundTaskError(WalReplicaError):
     """A task of the receiver ended unexpectedly; the receiver must exit (non-zero)."""
 
     def __init__(self, task: str, error: BaseException | None) -> None:

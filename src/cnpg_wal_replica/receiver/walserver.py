@@ -27,6 +27,7 @@ from cnpg_wal_replica._pb import wal_archive_pb2_grpc as pb_grpc
 from cnpg_wal_replica.archive import serving
 from cnpg_wal_replica.archive.serving import ArchiveReadError, Kind
 from cnpg_wal_replica.archive.state import load_state
+from cnpg_wal_replica.errors import WalReplicaError
 from cnpg_wal_replica.reading import (
     SERVER_TLS_FILES,
     ReaderPattern,
@@ -174,7 +175,7 @@ def tls_files(directory: Path) -> TLSFiles:
     )
 
 
-class WALServerStartError(Exception):
+class WALServerStartError(WalReplicaError):
     """The WAL server cannot start; the message names the setting to change."""
 
 

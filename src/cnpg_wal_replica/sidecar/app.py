@@ -9,6 +9,7 @@ import grpc
 import structlog
 
 from cnpg_wal_replica._pb import identity_pb2_grpc, wal_pb2_grpc
+from cnpg_wal_replica.errors import WalReplicaError
 from cnpg_wal_replica.reading import SERVER_TLS_FILES, SOCKET_NAME
 from cnpg_wal_replica.sidecar.client import ArchiveClient
 from cnpg_wal_replica.sidecar.restorer import Restorer
@@ -22,7 +23,7 @@ GRACE_SECONDS = 5.0
 """Seconds a restore in flight gets to finish when the pod stops."""
 
 
-class StartupError(Exception):
+class StartupError(WalReplicaError):
     """The sidecar cannot start; the message names the setting to change."""
 
 

@@ -22,6 +22,7 @@ import grpc
 
 from cnpg_wal_replica._pb import wal_archive_pb2 as pb
 from cnpg_wal_replica._pb import wal_archive_pb2_grpc as pb_grpc
+from cnpg_wal_replica.errors import WalReplicaError
 from cnpg_wal_replica.reading import SERVER_TLS_FILES
 from cnpg_wal_replica.transport.files import Stamp, file_stamp
 
@@ -42,7 +43,7 @@ CALL_TIMEOUT = 120.0
 """Seconds one fetch may take (a 16 MiB segment takes well under one on a pod network)."""
 
 
-class FetchError(Exception):
+class FetchError(WalReplicaError):
     """A fetch failed for a reason other than the file being absent."""
 
     def __init__(self, code: grpc.StatusCode, message: str) -> None:

@@ -22,6 +22,7 @@ from pathlib import Path
 import structlog
 
 from cnpg_wal_replica.archive.names import SegmentName, parse_segment_name
+from cnpg_wal_replica.errors import WalReplicaError
 from cnpg_wal_replica.sidecar.client import ArchiveClient, Fetched, FetchError
 
 log = structlog.get_logger("sidecar.restore")
@@ -30,7 +31,7 @@ FIRST_BACKOFF = 0.2
 MAX_BACKOFF = 5.0
 
 
-class NotInArchiveError(Exception):
+class NotInArchiveError(WalReplicaError):
     """The receiver has no such file: the WAL ends here (for now)."""
 
 

@@ -14,6 +14,7 @@ from pydantic import Field, ValidationError, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from cnpg_wal_replica import envsettings
+from cnpg_wal_replica.errors import WalReplicaError
 from cnpg_wal_replica.metadata import READER_ENV_PREFIX
 from cnpg_wal_replica.reading import PLUGIN_SOCKET_DIRECTORY, READER_TLS_MOUNT, WAL_PORT
 
@@ -67,7 +68,7 @@ class SidecarSettings(BaseSettings):
         return self.server_name or self.server.rpartition(":")[0].strip("[]")
 
 
-class SettingsError(Exception):
+class SettingsError(WalReplicaError):
     """Settings are invalid; the message names each bad setting, its value and the fix."""
 
 

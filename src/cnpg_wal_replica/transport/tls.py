@@ -22,6 +22,7 @@ from typing import cast
 import grpc
 import structlog
 
+from cnpg_wal_replica.errors import WalReplicaError
 from cnpg_wal_replica.transport.files import Stamp, TLSFiles, file_stamp
 
 __all__ = [
@@ -35,7 +36,7 @@ __all__ = [
 log = structlog.get_logger(__name__)
 
 
-class TLSFilesError(Exception):
+class TLSFilesError(WalReplicaError):
     """The TLS files the server was given cannot be used; the message names the file and flag."""
 
 
