@@ -111,12 +111,13 @@ async def test_one_clusters_failure_never_blocks_another() -> None:
 
     applier = reconciler.applier
     assert applier.deleted == [
-        ("app", "third-wal-receiver"),  # the Deployment, then its Service
+        ("app", "third-wal-receiver-server"),  # the WAL server's Certificate, its Service,
         ("app", "third-wal-receiver"),
-        ("app", "third-wal-receiver-server"),  # and the WAL server's Certificate
+        ("app", "third-wal-receiver"),  # and the Deployment last: the next sweep's cue
     ]
     assert applier.jobs == ["crash-me-wal-receiver-drop-slot", "third-wal-receiver-drop-slot"]
-    assert applier.labelled == ["third-wal-receiver"]
+    # The PVC is labelled kept before anything is deleted (crash-me's deletes then fail).
+    assert applier.labelled == ["crash-me-wal-receiver", "third-wal-receiver"]
     assert reconciler.reconciled == ["ok"]
     assert sorted(sweep.failed) == [
         ("app", "crash-me"),
@@ -135,7 +136,7 @@ async def test_a_failed_cluster_is_retried_on_the_next_sweep() -> None:
     receiver["metadata"]["namespace"] = cluster["metadata"]["namespace"] = "fixed"
     assert (await janitor.sweep()).failed == ()
     assert [name for _, name in reconciler.applier.deleted] == [
-        "first-wal-receiver",
-        "first-wal-receiver",
         "first-wal-receiver-server",
+        "first-wal-receiver",
+        "first-wal-receiver",
     ]

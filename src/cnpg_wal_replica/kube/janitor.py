@@ -162,19 +162,23 @@ class Janitor:
         return True
 
     async def remove_receiver(self, cluster_name: str, deployment: dict[str, Any]) -> None:
-        """Drop the slot (through a Job), delete the Deployment and its WAL server's Service
-        and Certificate, keep and label the PVC."""
+        """Drop the slot (through a Job), keep and label the PVC, delete the WAL server's
+        Certificate and Service, and the Deployment last.
+
+        The Deployment is what the next sweep looks for: a pass cut short anywhere (the
+        server stopping, an API error) is finished by a later one.
+        """
         applier = self._reconciler.applier
         namespace = deployment["metadata"]["namespace"]
         await applier.create(build_drop_slot_job(cluster_name, deployment))
-        await applier.delete("Deployment", deployment["metadata"]["name"], namespace)
-        await applier.delete("Service", receiver_name(cluster_name), namespace)
-        await applier.delete("Certificate", server_certificate_name(cluster_name), namespace)
         pvc = receiver_name(cluster_name)
         if await applier.get("PersistentVolumeClaim", pvc, namespace) is not None:
             await applier.patch_labels(
                 "PersistentVolumeClaim", pvc, namespace, {md.LABEL_KEPT: "true"}
             )
+        await applier.delete("Certificate", server_certificate_name(cluster_name), namespace)
+        await applier.delete("Service", receiver_name(cluster_name), namespace)
+        await applier.delete("Deployment", deployment["metadata"]["name"], namespace)
         log.info(
             "receiver_removed",
             cluster=cluster_name,
