@@ -14,13 +14,18 @@ from typing import Any
 from cnpg_wal_replica.errors import ClusterDecodeError
 from cnpg_wal_replica.jsonshape import check_shape
 from cnpg_wal_replica.metadata import PLUGIN_NAME
+from cnpg_wal_replica.naming import is_dns1123_label
 
 CNPG_DEFAULT_UID = 26
 CNPG_DEFAULT_GID = 26
 CNPG_MAX_NAME = 50
 """CNPG's webhook refuses longer Cluster names: its own objects add suffixes to them."""
 _DNS1035_LABEL = re.compile(r"[a-z]([-a-z0-9]*[a-z0-9])?")
-_DNS1123_LABEL = re.compile(r"[a-z0-9]([-a-z0-9]*[a-z0-9])?")
+
+
+def is_cluster_name(name: str) -> bool:
+    """A name CNPG admits for a Cluster: a DNS-1035 label of at most `CNPG_MAX_NAME`."""
+    return len(name) <= CNPG_MAX_NAME and _DNS1035_LABEL.fullmatch(name) is not None
 
 
 @dataclass(frozen=True)
@@ -161,7 +166,7 @@ def identity_problems(view: ClusterView) -> list[tuple[str, str, str]]:
     `render` reads files neither has seen. Every object name derives from them.
     """
     problems = []
-    if len(view.name) > CNPG_MAX_NAME or not _DNS1035_LABEL.fullmatch(view.name):
+    if not is_cluster_name(view.name):
         problems.append(
             (
                 "name",
@@ -171,7 +176,7 @@ def identity_problems(view: ClusterView) -> list[tuple[str, str, str]]:
                 "with a letter or digit (example: name: mycluster)",
             )
         )
-    if len(view.namespace) > 63 or not _DNS1123_LABEL.fullmatch(view.namespace):
+    if not is_dns1123_label(view.namespace):
         problems.append(
             (
                 "namespace",

@@ -23,11 +23,12 @@ def example_note(parameter: str, example: str | None = None) -> str:
     return f" (example: {parameter}: {json.dumps(chosen)})" if chosen is not None else ""
 
 
-def not_string_message(parameter: str, value: object) -> str:
-    """Why a non-string parameter value is refused, with a quoted example."""
+def not_string_message(parameter: str, value: object, example: str | None = None) -> str:
+    """Why a non-string parameter value is refused, with a quoted example (``example``, or
+    the parameter's own)."""
     return (
         f"is {a_json_type(value)}, not a string; parameter values must be quoted strings"
-        f"{example_note(parameter)}"
+        f"{example_note(parameter, example)}"
     )
 
 

@@ -11,9 +11,18 @@ a trailing ``-`` or ``.``). Deterministic, and a name that fits never changes.
 from __future__ import annotations
 
 import hashlib
+import re
 
 MAX_NAME = 63
 """A DNS-1123 label, a label value and a PostgreSQL identifier all fit in 63."""
+_DNS1123_LABEL = re.compile(r"[a-z0-9]([-a-z0-9]*[a-z0-9])?")
+
+
+def is_dns1123_label(name: str) -> bool:
+    """A namespace or label-like name: lower-case letters, digits, '-', at most 63."""
+    return len(name) <= MAX_NAME and _DNS1123_LABEL.fullmatch(name) is not None
+
+
 HASH_CHARS = 8
 
 

@@ -8,11 +8,11 @@ releases that may run side by side during an upgrade: never change one in place.
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass
 from urllib.parse import quote, unquote
 
 from cnpg_wal_replica.metadata import PLUGIN_NAME
+from cnpg_wal_replica.naming import is_dns1123_label
 
 WAL_PORT = 9443
 """The receiver's WAL server: gRPC over TLS 1.3, client certificates required."""
@@ -61,7 +61,6 @@ def receiver_service_host(receiver: str, namespace: str) -> str:
     return f"{receiver}.{namespace}.svc"
 
 
-_NAME_RE = re.compile(r"^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$")
 READERS_EXAMPLE = "prod/pg-copy, staging/*"
 
 
@@ -89,7 +88,9 @@ def parse_readers(text: str) -> tuple[ReaderPattern, ...]:
         if not entry:
             continue
         namespace, sep, cluster = entry.partition("/")
-        valid = sep and _NAME_RE.match(namespace) and (cluster == "*" or _NAME_RE.match(cluster))
+        valid = (
+            sep and is_dns1123_label(namespace) and (cluster == "*" or is_dns1123_label(cluster))
+        )
         if not valid:
             raise ValueError(
                 f"{entry!r} is not namespace/cluster or namespace/* (lower-case DNS labels), "

@@ -11,28 +11,23 @@ bad value and an example.
 from __future__ import annotations
 
 import json
-import re
 from dataclasses import dataclass
 from enum import Enum
 
-from cnpg_wal_replica.cluster import ClusterView, SourceEntry
-from cnpg_wal_replica.entry import example_note
+from cnpg_wal_replica.cluster import CNPG_MAX_NAME, ClusterView, SourceEntry, is_cluster_name
+from cnpg_wal_replica.entry import example_note, not_string_message
 from cnpg_wal_replica.errors import ConfigError, ConfigIssue
-from cnpg_wal_replica.jsonshape import a_json_type
+from cnpg_wal_replica.naming import is_dns1123_label
 from cnpg_wal_replica.parameters import ParameterSpec
-
-_DNS1123_LABEL = re.compile(r"^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$")
-CNPG_MAX_CLUSTER_NAME = 50
-"""CNPG refuses longer Cluster names (`cluster.CNPG_MAX_NAME`)."""
 
 
 def cluster_name(raw: str) -> str:
-    """The name of the origin Cluster (a DNS-1123 label of at most 50 characters)."""
+    """The name of the origin Cluster, as CNPG admits it (`cluster.is_cluster_name`)."""
     value = raw.strip()
-    if len(value) > CNPG_MAX_CLUSTER_NAME or not _DNS1123_LABEL.match(value):
+    if not is_cluster_name(value):
         raise ValueError(
-            f"is not a Cluster name (lower-case letters, digits and '-', at most "
-            f"{CNPG_MAX_CLUSTER_NAME} characters)"
+            f"is not a Cluster name (lower-case letters, digits and '-', starting with a "
+            f"letter, at most {CNPG_MAX_NAME} characters)"
         )
     return value
 
@@ -40,7 +35,7 @@ def cluster_name(raw: str) -> str:
 def namespace_name(raw: str) -> str:
     """A namespace name (a DNS-1123 label)."""
     value = raw.strip()
-    if not _DNS1123_LABEL.match(value):
+    if not is_dns1123_label(value):
         raise ValueError("is not a namespace name (a lower-case DNS-1123 label)")
     return value
 
@@ -110,8 +105,7 @@ def collect(view: ClusterView, use: Use) -> tuple[WalSource | None, tuple[Config
         ConfigIssue(
             _path(entry, name),
             json.dumps(value, default=str)[:200],
-            f"is {a_json_type(value)}, not a string; parameter values must be quoted strings"
-            + example_note(name, _example(name)),
+            not_string_message(name, value, _example(name)),
         )
         for name, value in sorted(entry.not_strings.items())
     ]
