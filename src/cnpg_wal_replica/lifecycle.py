@@ -28,7 +28,7 @@ from cnpg_wal_replica.specs.reader import build_reader_certificate
 log = structlog.get_logger(__name__)
 
 CREATE = "CREATE"
-EVALUATE = "EVALUATE"
+"""The verb on which the reader's Certificate is applied (EVALUATE only computes the patch)."""
 
 
 class Injector:

@@ -19,6 +19,7 @@ import re
 import threading
 import time
 from collections.abc import Iterator
+from dataclasses import dataclass
 from typing import Any
 
 import pytest
@@ -29,12 +30,13 @@ from support.e2e import (
     get_json,
     healthy_primary,
     psql,
-    receiver_selector,
+    receiver_pod,
     scrape,
     streaming_source,
     wait_until,
 )
 
+from cnpg_wal_replica.archive.names import parse_lsn
 from cnpg_wal_replica.metadata import PLUGIN_NAME, RECEIVER_HTTP_PORT
 
 pytestmark = [pytest.mark.e2e, pytest.mark.slow, pytest.mark.timeout(900)]
@@ -162,14 +164,17 @@ def reader(kube_node: kubenode.Node, origin: str) -> Iterator[str]:
     kube_node.kubectl("delete", "namespace", READER_NS, "--wait=false", check=False)
 
 
-def receiver_pod(node: kubenode.Node) -> str:
-    pods = get_json(node, "pods", "-n", ORIGIN_NS, "-l", receiver_selector(ORIGIN))
-    (pod,) = [p for p in pods["items"] if p["status"].get("phase") == "Running"]
-    return str(pod["metadata"]["name"])
+@dataclass(frozen=True)
+class Named:
+    namespace: str
+    name: str
+
+
+ORIGIN_CLUSTER = Named(ORIGIN_NS, ORIGIN)
 
 
 def served(node: kubenode.Node) -> dict[str, float]:
-    samples = scrape(node, ORIGIN_NS, receiver_pod(node), RECEIVER_HTTP_PORT)
+    samples = scrape(node, ORIGIN_NS, receiver_pod(node, ORIGIN_CLUSTER), RECEIVER_HTTP_PORT)
     return {k: v for k, v in samples.items() if "served_files_total" in k}
 
 
@@ -181,11 +186,6 @@ def replay_lsn(node: kubenode.Node, pod: str) -> int:
 PAGE = 8192
 """`verify` reports where the partial's last written WAL page ends; replay stops at the
 last complete record, within that page."""
-
-
-def lsn_number(text: str) -> int:
-    high, _, low = text.partition("/")
-    return (int(high, 16) << 32) + int(low, 16)
 
 
 def test_the_replica_cluster_restores_through_the_injected_sidecar_only(
@@ -292,10 +292,10 @@ def test_after_losing_pg_and_its_volumes_the_promoted_replica_holds_every_commit
     # What docs/restore.md tells users to compare before promoting: where the receiver's
     # partial segment ends (`verify`), and the replica's replay position.
     verify = kube_node.kubectl(
-        "exec", "-n", ORIGIN_NS, receiver_pod(kube_node), "--",
+        "exec", "-n", ORIGIN_NS, receiver_pod(kube_node, ORIGIN_CLUSTER), "--",
         "cnpg-wal-replica", "verify", "--json", "/var/lib/postgresql/wal", check=False,
     ).stdout  # fmt: skip
-    partial_end = lsn_number(json.loads(verify)["recoverable"]["partial_end_lsn"])
+    partial_end = parse_lsn(json.loads(verify)["recoverable"]["partial_end_lsn"])
     last = {"lsn": -1, "since": time.monotonic()}
 
     def replay_settled() -> bool:

@@ -87,7 +87,8 @@ def sidecar_patch(
             f"named {main_name!r} to restore WAL for"
         )
     main = containers[index]
-    ours = {v["name"] for v in sidecar_volumes(view)}
+    added = sidecar_volumes(view)
+    ours = {v["name"] for v in added}
     volumes = [v for v in spec.get("volumes") or [] if v.get("name") not in ours]
     mounts = list(main.get("volumeMounts") or [])
     shared = next(
@@ -98,7 +99,7 @@ def sidecar_patch(
         mounts.append({"name": shared, "mountPath": PLUGIN_SOCKET_DIRECTORY})
     if not any(v.get("name") == shared for v in volumes):
         volumes.append({"name": shared, "emptyDir": {}})
-    volumes += sidecar_volumes(view)
+    volumes += added
     init = [c for c in spec.get("initContainers") or [] if c.get("name") != SIDECAR_NAME]
     init.append(sidecar_container(source, image, main, plugins_volume=str(shared)))
     return [

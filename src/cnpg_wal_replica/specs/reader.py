@@ -25,6 +25,7 @@ from cnpg_wal_replica.reading import (
     receiver_service_host,
 )
 from cnpg_wal_replica.source import WalSource
+from cnpg_wal_replica.specs.labels import object_labels
 from cnpg_wal_replica.specs.names import (
     reader_certificate_name,
     reader_secret_name,
@@ -64,13 +65,7 @@ SOCKET_PROBE: dict[str, Any] = {
 
 def reader_labels(view: ClusterView) -> dict[str, str]:
     """Labels of a reading Cluster's objects."""
-    return {
-        md.LABEL_APP_NAME: md.APP_NAME,
-        md.LABEL_APP_INSTANCE: view.name,
-        md.LABEL_APP_COMPONENT: READER_COMPONENT,
-        md.LABEL_APP_MANAGED_BY: md.APP_NAME,
-        md.LABEL_CLUSTER: view.name,
-    }
+    return object_labels(view.name, READER_COMPONENT)
 
 
 def build_reader_certificate(view: ClusterView) -> dict[str, Any]:
