@@ -23,7 +23,6 @@ import grpc
 import structlog
 
 from cnpg_wal_replica._pb import wal_archive_pb2 as pb
-from cnpg_wal_replica._pb import wal_archive_pb2_grpc as pb_grpc
 from cnpg_wal_replica.archive import serving
 from cnpg_wal_replica.archive.serving import ArchiveReadError, Kind
 from cnpg_wal_replica.archive.state import load_state
@@ -36,6 +35,7 @@ from cnpg_wal_replica.reading import (
 )
 from cnpg_wal_replica.receiver.metrics import ReceiverMetrics
 from cnpg_wal_replica.receiver.settings import ReceiverSettings, env_name, option_name
+from cnpg_wal_replica.transport.chunks import FETCH_PATH, encode_chunk
 from cnpg_wal_replica.transport.tls import (
     ReloadingCertificates,
     TLSFiles,
@@ -87,8 +87,9 @@ class Admission:
         return f"{namespace}/{cluster}"
 
 
-class WALArchiveServicer(pb_grpc.WALArchiveServicer):
-    """Describe and Fetch over one receiver's WAL directory."""
+class WALArchiveServicer:
+    """Describe and Fetch over one receiver's WAL directory (registered by `add_to_server`:
+    Fetch yields `encode_chunk` buffers, not messages)."""
 
     def __init__(self, directory: Path, admission: Admission, metrics: ReceiverMetrics) -> None:
         self._directory = directory
@@ -121,8 +122,8 @@ class WALArchiveServicer(pb_grpc.WALArchiveServicer):
     async def Fetch(  # noqa: N802 - gRPC method name
         self,
         request: pb.FetchRequest,
-        context: grpc.aio.ServicerContext[pb.FetchRequest, pb.FetchChunk],
-    ) -> AsyncIterator[pb.FetchChunk]:
+        context: grpc.aio.ServicerContext[pb.FetchRequest, bytes],
+    ) -> AsyncIterator[bytes]:
         reader = await self._admission.admit(context)
         segment_size = self._segment_size()
         name = request.name
@@ -145,18 +146,34 @@ class WALArchiveServicer(pb_grpc.WALArchiveServicer):
             info = pb.FileInfo(kind=_KINDS[served.kind], size=served.size, source=served.source)
             try:
                 data = await asyncio.to_thread(_next_chunk, chunks)
-                yield pb.FetchChunk(info=info, data=data or b"")  # info even for an empty file
+                yield encode_chunk(data or b"", info)  # info even for an empty file
                 while data is not None:
                     self._metrics.served_bytes.inc(len(data))
                     data = await asyncio.to_thread(_next_chunk, chunks)
                     if data is not None:
-                        yield pb.FetchChunk(data=data)
+                        yield encode_chunk(data)
             except (ArchiveReadError, OSError) as exc:
                 self._metrics.served_files.labels(served.kind.value, "error").inc()
                 log.error("wal_server.read_failed", name=name, reader=reader, error=str(exc))
                 await context.abort(grpc.StatusCode.DATA_LOSS, f"cannot serve {name}: {exc}")
             self._metrics.served_files.labels(served.kind.value, "ok").inc()
             log.debug("wal_server.served", name=name, source=served.source, reader=reader)
+
+
+def add_to_server(servicer: WALArchiveServicer, server: grpc.aio.Server) -> None:
+    """Register *servicer* as ``WALArchive``, Fetch sending its buffers as they are."""
+    service, fetch = FETCH_PATH.strip("/").split("/")
+    handlers: dict[str, grpc.RpcMethodHandler[Any, Any]] = {
+        "Describe": grpc.unary_unary_rpc_method_handler(
+            servicer.Describe,
+            request_deserializer=pb.DescribeRequest.FromString,
+            response_serializer=pb.DescribeResult.SerializeToString,
+        ),
+        fetch: grpc.unary_stream_rpc_method_handler(
+            servicer.Fetch, request_deserializer=pb.FetchRequest.FromString
+        ),
+    }
+    server.add_generic_rpc_handlers((grpc.method_handlers_generic_handler(service, handlers),))
 
 
 def _next_chunk(chunks: Iterator[bytes]) -> bytes | None:
@@ -193,7 +210,7 @@ async def start_wal_server(
     admission = Admission(namespace, settings.readers)
     server = grpc.aio.server(options=[("grpc.so_reuseport", 0)])
     servicer = WALArchiveServicer(settings.wal_directory, admission, metrics)
-    pb_grpc.add_WALArchiveServicer_to_server(servicer, server)
+    add_to_server(servicer, server)
     host, port = settings.serve_address
     try:
         bound = server.add_secure_port(f"{host}:{port}", server_credentials(certificates))
