@@ -25,6 +25,7 @@ import pytest
 import yaml
 from support import harnesspaths, kubeobjects, kubeplane
 from support.kube_fixtures import skip_or_fail
+from support.kubepaths import RESOURCES, object_path
 
 pytestmark = [pytest.mark.kube, pytest.mark.slow]
 
@@ -33,23 +34,6 @@ NAMESPACE = "cnpg-system"
 CERT_MANAGER_NAMESPACE = "cert-manager"
 """Where deploy/ puts the WAL CA's Certificate (cert-manager's cluster resource namespace)."""
 EXAMPLES_NAMESPACE = "deploy-dryrun-examples"
-ADMISSION = "/apis/admissionregistration.k8s.io/v1"
-# kind -> (API path prefix, plural, namespaced)
-RESOURCES: dict[str, tuple[str, str, bool]] = {
-    "ServiceAccount": ("/api/v1", "serviceaccounts", True),
-    "Service": ("/api/v1", "services", True),
-    "Deployment": ("/apis/apps/v1", "deployments", True),
-    "PodDisruptionBudget": ("/apis/policy/v1", "poddisruptionbudgets", True),
-    "NetworkPolicy": ("/apis/networking.k8s.io/v1", "networkpolicies", True),
-    "ClusterRole": ("/apis/rbac.authorization.k8s.io/v1", "clusterroles", False),
-    "ClusterRoleBinding": ("/apis/rbac.authorization.k8s.io/v1", "clusterrolebindings", False),
-    "Issuer": ("/apis/cert-manager.io/v1", "issuers", True),
-    "ClusterIssuer": ("/apis/cert-manager.io/v1", "clusterissuers", False),
-    "Certificate": ("/apis/cert-manager.io/v1", "certificates", True),
-    "ValidatingAdmissionPolicy": (ADMISSION, "validatingadmissionpolicies", False),
-    "ValidatingAdmissionPolicyBinding": (ADMISSION, "validatingadmissionpolicybindings", False),
-    "Cluster": ("/apis/postgresql.cnpg.io/v1", "clusters", True),
-}
 
 
 @pytest.fixture(scope="module")
@@ -72,12 +56,6 @@ def api(
             assert created.status_code in (201, 409), created.text
         yield http
         http.delete(f"/api/v1/namespaces/{EXAMPLES_NAMESPACE}")
-
-
-def object_path(doc: dict[str, Any], namespace: str) -> str:
-    prefix, plural, namespaced = RESOURCES[doc["kind"]]
-    base = f"{prefix}/namespaces/{namespace}/{plural}" if namespaced else f"{prefix}/{plural}"
-    return f"{base}/{doc['metadata']['name']}"
 
 
 def dry_run_apply(http: httpx.Client, doc: dict[str, Any], namespace: str) -> httpx.Response:
