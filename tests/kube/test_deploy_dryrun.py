@@ -22,8 +22,9 @@ from typing import Any
 
 import httpx
 import pytest
+import release_manifest
 import yaml
-from support import harnesspaths, kubeobjects, kubeplane
+from support import harnesspaths, kubeobjects, kubeplane, kustomize
 from support.kube_fixtures import skip_or_fail
 from support.kubepaths import RESOURCES, object_path
 
@@ -142,6 +143,22 @@ def test_kubectl_apply_k_accepts_deploy(
     assert done.returncode == 0, done.stderr
     assert "validatingadmissionpolicy.admissionregistration.k8s.io/cnpg-wal-replica" in done.stdout
     assert "networkpolicy.networking.k8s.io/cnpg-wal-replica" in done.stdout
+
+
+def test_kubectl_apply_f_accepts_the_release_manifest(
+    api: httpx.Client, kube_plane: kubeplane.ControlPlane, tmp_path: Path
+) -> None:
+    """`make manifest`'s file, as a user applies it: `kubectl apply -f manifest.yaml`."""
+    manifest = tmp_path / "manifest.yaml"
+    manifest.write_text(release_manifest.render("registry.example/wal:9.9.9"))
+    done = subprocess.run(
+        [kustomize.kubectl(), "--kubeconfig", str(kube_plane.admin_kubeconfig),
+         "apply", "--dry-run=server", "-f", str(manifest)],
+        capture_output=True, text=True, timeout=120, check=False,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    applied = {line.split()[0] for line in done.stdout.splitlines()}
+    assert len(applied) == len(kubeobjects.rendered_deploy()), done.stdout
 
 
 def test_dry_run_rejects_a_misspelt_certificate_field(api: httpx.Client) -> None:
