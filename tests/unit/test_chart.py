@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import copy
 import json
+import re
 import tomllib
 from pathlib import Path
 from typing import Any
@@ -336,3 +337,17 @@ def test_every_value_is_documented() -> None:
 
 def test_chart_readme_links_to_the_installation_guide() -> None:
     assert "../../docs/installation.md" in Path(helmchart.CHART / "README.md").read_text()
+
+
+@pytest.mark.parametrize("page", [helmchart.CHART / "README.md", ROOT / "docs/installation.md"])
+def test_documented_helm_commands_name_this_version(page: Path) -> None:
+    versions = re.findall(r"--version (\S+)", page.read_text())
+    assert versions, f"{page.name} shows no helm install --version"
+    assert set(versions) - {"<new>"} == {VERSION}
+
+
+def test_install_notes_name_the_release_objects() -> None:
+    notes = helmchart.run(["install", "wal", str(helmchart.CHART), "--dry-run=client",
+                           "--namespace", "postgres-operator"])  # fmt: skip
+    assert "kubectl -n postgres-operator rollout status deployment/wal-cnpg-wal-replica" in notes
+    assert "certificate/wal-cnpg-wal-replica-server" in notes
