@@ -264,12 +264,10 @@ def test_an_issuer_of_your_own_signs_both_certificates() -> None:
     for role in ("server", "client"):
         spec = one(docs, "Certificate", f"cnpg-wal-replica-{role}")["spec"]
         assert spec["issuerRef"] == {**issuer, "group": "cert-manager.io"}
-    (container,) = one(docs, "Deployment")["spec"]["template"]["spec"]["containers"]
-    assert "--client-cert=/client/ca.crt" in container["args"]
-    volumes = one(docs, "Deployment")["spec"]["template"]["spec"]["volumes"]
-    (client,) = [v for v in volumes if v["name"] == "client-tls"]
-    assert client["secret"]["items"] == [{"key": "ca.crt", "path": "ca.crt"}], (
-        "the issuer's CA, never the operator's key"
+    default = one(helmchart.template(), "Deployment")["spec"]["template"]["spec"]
+    assert one(docs, "Deployment")["spec"]["template"]["spec"] == default, (
+        "the plugin still trusts exactly the operator's certificate (the client Secret's "
+        "tls.crt, tests/grpc/test_plugin_tls.py), never the issuer's CA or the key"
     )
 
 
