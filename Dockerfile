@@ -54,7 +54,7 @@ WORKDIR /build
 # Dependencies first (cached layer), then the project itself, installed as a wheel
 # (--no-editable) so the venv does not point back into /build. Both steps download from
 # PyPI (the second fetches the build backend).
-COPY pyproject.toml uv.lock README.md ./
+COPY pyproject.toml uv.lock README.md LICENSE ./
 RUN --mount=type=secret,id=build-ca \
     if [ -s /run/secrets/build-ca ]; then export SSL_CERT_FILE=/run/secrets/build-ca; fi \
     && /opt/uv/bin/uv sync --frozen --no-dev --no-install-project
@@ -94,7 +94,7 @@ LABEL org.opencontainers.image.title="cnpg-wal-replica" \
       org.opencontainers.image.source="https://github.com/documentdb/cnpg-wal-replica" \
       org.opencontainers.image.url="https://github.com/documentdb/cnpg-wal-replica" \
       org.opencontainers.image.documentation="https://github.com/documentdb/cnpg-wal-replica/tree/main/docs" \
-      org.opencontainers.image.licenses="Apache-2.0" \
+      org.opencontainers.image.licenses="MIT" \
       org.opencontainers.image.vendor="DocumentDB" \
       org.opencontainers.image.version="${VERSION}" \
       org.opencontainers.image.revision="${REVISION}" \

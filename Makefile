@@ -3,8 +3,10 @@ UV := UV_PYTHON_DOWNLOADS=never uv run --frozen
 SRC := src tests bench
 DEMO_ARGS ?= --duration 30
 BENCH_ARGS ?=
+IMAGE ?=# empty: the project version's image (metadata.RELEASE_IMAGE)
+MANIFEST ?= manifest.yaml
 
-.PHONY: setup demo test test-fast e2e lint check-generated gen-proto docs bench harness-info ci
+.PHONY: setup demo test test-fast e2e lint check-generated gen-proto docs bench harness-info ci manifest
 
 setup:
 	scripts/setup
@@ -39,6 +41,9 @@ gen-proto:
 
 docs:
 	$(UV) python scripts/gen-docs
+
+manifest: ## the release manifest: deploy/ with IMAGE set everywhere, for kubectl apply -f
+	$(UV) python scripts/release_manifest.py $(if $(IMAGE),--image $(IMAGE)) --output $(MANIFEST)
 
 bench: setup
 	scripts/kube-harness build

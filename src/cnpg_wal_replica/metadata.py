@@ -9,15 +9,17 @@ PLUGIN_NAME = "cnpg-i-wal-replica.documentdb.io"
 `spec.plugins[].name` in Clusters must all equal this (CNPG-I §3.8)."""
 
 VERSION = __version__
-DISPLAY_NAME = "WAL replica"
+DISPLAY_NAME = "WAL Replica Pod Manager"
+"""The display name of the Go plugin this one replaces (same plugin name), kept for users."""
 DESCRIPTION = (
     "Keeps an independent, continuously streamed copy of a CloudNativePG cluster's WAL "
     "on its own volume, optionally as a synchronous standby"
 )
 PROJECT_URL = "https://github.com/documentdb/cnpg-wal-replica"
 REPOSITORY_URL = "https://github.com/documentdb/cnpg-wal-replica"
-LICENSE = "Apache-2.0"
-LICENSE_URL = "https://www.apache.org/licenses/LICENSE-2.0"
+LICENSE = "MIT"
+"""SPDX identifier: the replaced plugin's license (LICENSE holds the text)."""
+LICENSE_URL = f"{REPOSITORY_URL}/blob/main/LICENSE"
 MATURITY = "alpha"
 VENDOR = "DocumentDB"
 

@@ -43,6 +43,25 @@ async def test_untrusted_clients_are_refused(server: Running, who: str) -> None:
     assert caught.value.code() == grpc.StatusCode.UNAVAILABLE
 
 
+async def test_a_client_certificate_from_a_ca_is_trusted_as_itself_alone(
+    pki: Pki, tmp_path: Path
+) -> None:
+    """The chart's `certManager.issuerRef`: the operator's certificate comes from a CA, and
+    the plugin's --client-cert is still that certificate (the client Secret's tls.crt): it
+    is served, while another certificate the same CA signs is refused."""
+    operator = pki.ca.issue("cnpg-operator-client", dns=None, client=True)
+    sibling = pki.ca.issue("cnpg-operator-client", dns=None, client=True)
+    issued = Pki(pki.ca, pki.server, operator, pki.stranger, pki.foreign_client)
+    async with running_server(issued, tmp_path) as server:
+        async with server.channel() as channel:
+            assert await _probe(channel)
+        for outsider in (sibling, pki.foreign_client, pki.stranger):
+            async with server.channel(outsider, fresh=True) as channel:
+                with pytest.raises(grpc.aio.AioRpcError) as caught:
+                    await _probe(channel)
+            assert caught.value.code() == grpc.StatusCode.UNAVAILABLE
+
+
 def _handshake(port: int, pki: Pki, tmp: Path, maximum: ssl.TLSVersion) -> str:
     """A stdlib TLS client with the trusted certificate; returns the negotiated version."""
     ca, cert, key = tmp / "ca.pem", tmp / "c.crt", tmp / "c.key"

@@ -28,10 +28,10 @@ def metadata_with_extra_field() -> bytes:
         identity_pb2.GetPluginMetadataResponse(
             name="cnpg-i-wal-replica.documentdb.io",
             version="0.1.0",
-            display_name="WAL replica",
+            display_name="WAL Replica Pod Manager",
             description="test",
-            license="Apache-2.0",
-            license_url="https://www.apache.org/licenses/LICENSE-2.0",
+            license="MIT",
+            license_url="https://github.com/documentdb/cnpg-wal-replica/blob/main/LICENSE",
         ).SerializeToString()
         + EXTRA_FIELD_12
     )

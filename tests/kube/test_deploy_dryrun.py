@@ -22,9 +22,11 @@ from typing import Any
 
 import httpx
 import pytest
+import release_manifest
 import yaml
-from support import harnesspaths, kubeobjects, kubeplane
+from support import harnesspaths, kubeobjects, kubeplane, kustomize
 from support.kube_fixtures import skip_or_fail
+from support.kubepaths import RESOURCES, object_path
 
 pytestmark = [pytest.mark.kube, pytest.mark.slow]
 
@@ -33,23 +35,6 @@ NAMESPACE = "cnpg-system"
 CERT_MANAGER_NAMESPACE = "cert-manager"
 """Where deploy/ puts the WAL CA's Certificate (cert-manager's cluster resource namespace)."""
 EXAMPLES_NAMESPACE = "deploy-dryrun-examples"
-ADMISSION = "/apis/admissionregistration.k8s.io/v1"
-# kind -> (API path prefix, plural, namespaced)
-RESOURCES: dict[str, tuple[str, str, bool]] = {
-    "ServiceAccount": ("/api/v1", "serviceaccounts", True),
-    "Service": ("/api/v1", "services", True),
-    "Deployment": ("/apis/apps/v1", "deployments", True),
-    "PodDisruptionBudget": ("/apis/policy/v1", "poddisruptionbudgets", True),
-    "NetworkPolicy": ("/apis/networking.k8s.io/v1", "networkpolicies", True),
-    "ClusterRole": ("/apis/rbac.authorization.k8s.io/v1", "clusterroles", False),
-    "ClusterRoleBinding": ("/apis/rbac.authorization.k8s.io/v1", "clusterrolebindings", False),
-    "Issuer": ("/apis/cert-manager.io/v1", "issuers", True),
-    "ClusterIssuer": ("/apis/cert-manager.io/v1", "clusterissuers", False),
-    "Certificate": ("/apis/cert-manager.io/v1", "certificates", True),
-    "ValidatingAdmissionPolicy": (ADMISSION, "validatingadmissionpolicies", False),
-    "ValidatingAdmissionPolicyBinding": (ADMISSION, "validatingadmissionpolicybindings", False),
-    "Cluster": ("/apis/postgresql.cnpg.io/v1", "clusters", True),
-}
 
 
 @pytest.fixture(scope="module")
@@ -72,12 +57,6 @@ def api(
             assert created.status_code in (201, 409), created.text
         yield http
         http.delete(f"/api/v1/namespaces/{EXAMPLES_NAMESPACE}")
-
-
-def object_path(doc: dict[str, Any], namespace: str) -> str:
-    prefix, plural, namespaced = RESOURCES[doc["kind"]]
-    base = f"{prefix}/namespaces/{namespace}/{plural}" if namespaced else f"{prefix}/{plural}"
-    return f"{base}/{doc['metadata']['name']}"
 
 
 def dry_run_apply(http: httpx.Client, doc: dict[str, Any], namespace: str) -> httpx.Response:
@@ -164,6 +143,22 @@ def test_kubectl_apply_k_accepts_deploy(
     assert done.returncode == 0, done.stderr
     assert "validatingadmissionpolicy.admissionregistration.k8s.io/cnpg-wal-replica" in done.stdout
     assert "networkpolicy.networking.k8s.io/cnpg-wal-replica" in done.stdout
+
+
+def test_kubectl_apply_f_accepts_the_release_manifest(
+    api: httpx.Client, kube_plane: kubeplane.ControlPlane, tmp_path: Path
+) -> None:
+    """`make manifest`'s file, as a user applies it: `kubectl apply -f manifest.yaml`."""
+    manifest = tmp_path / "manifest.yaml"
+    manifest.write_text(release_manifest.render("registry.example/wal:9.9.9"))
+    done = subprocess.run(
+        [kustomize.kubectl(), "--kubeconfig", str(kube_plane.admin_kubeconfig),
+         "apply", "--dry-run=server", "-f", str(manifest)],
+        capture_output=True, text=True, timeout=120, check=False,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    applied = {line.split()[0] for line in done.stdout.splitlines()}
+    assert len(applied) == len(kubeobjects.rendered_deploy()), done.stdout
 
 
 def test_dry_run_rejects_a_misspelt_certificate_field(api: httpx.Client) -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import shutil
 import subprocess
 from pathlib import Path
@@ -26,7 +27,16 @@ def _bash_hash(harness: Path, module: str) -> str:
 
 
 def test_every_module_is_built() -> None:
-    assert {"cnpgi-client", "kube", "containerd", "coredns", "cnpg", "cert-manager"} <= set(MODULES)
+    assert {"cnpgi-client", "kube", "containerd", "coredns", "cnpg", "cert-manager", "helm",
+            "actionlint"} <= set(MODULES)  # fmt: skip
+
+
+def test_every_module_has_a_measured_cold_time() -> None:
+    """`build` prints it before a long build; "?" would mean nobody measured it."""
+    script = (SCRIPTS / "kube-harness").read_text()
+    declared = re.search(r"declare -A COLD_MINUTES=\((.*?)\)", script, flags=re.S)
+    assert declared is not None
+    assert set(re.findall(r"\[([\w-]+)\]=\d+", declared.group(1))) == set(MODULES)
 
 
 def test_bash_and_python_agree_on_every_cache_directory() -> None:
@@ -47,6 +57,8 @@ def test_cache_directory_names_the_upstream_version() -> None:
     cert_manager = harnesspaths.module_cache_dir("cert-manager").name
     assert cert_manager.startswith(f"cert-manager-{pins['CERT_MANAGER_VERSION']}-")
     assert harnesspaths.module_upstream_version("cnpgi-client") is None
+    assert harnesspaths.module_cache_dir("helm").name.startswith("helm-v4.")
+    assert harnesspaths.module_cache_dir("actionlint").name.startswith("actionlint-v1.")
 
 
 def test_operator_binaries_and_crds_come_from_the_same_release() -> None:

@@ -13,6 +13,8 @@ version of the upstream module it builds and a hash of its recipe (`module_cache
     cert-manager-<version>-<hash>/controller
     cnpgi-client-<hash>/cnpgi-client
     cnpgi-wal-restore-<hash>/cnpgi-wal-restore
+    helm-<version>-<hash>/helm
+    actionlint-<version>-<hash>/actionlint
     crds/cloudnative-pg-<version>/*.yaml     (config/crd/bases of the CNPG module)
     crds/cert-manager-<version>/*.yaml       (deploy/crds of the cert-manager module)
     modules/cloudnative-pg-<version>/config/ (the CNPG module's kustomize tree)
@@ -186,19 +188,31 @@ def cnpgi_client_source_hash() -> str:
     return module_source_hash("cnpgi-client")
 
 
-def cnpgi_client() -> Path:
-    binary = module_cache_dir("cnpgi-client") / "cnpgi-client"
+def module_binary(module: str, name: str | None = None) -> Path:
+    """The built binary `name` (default: the module's name) of tests/harness/<module>."""
+    binary = module_cache_dir(module) / (name or module)
     if not os.access(binary, os.X_OK):
         raise HarnessMissing(f"missing {binary}: {BUILD_HINT}")
     return binary
+
+
+def cnpgi_client() -> Path:
+    return module_binary("cnpgi-client")
 
 
 def cnpgi_wal_restore() -> Path:
     """The restore_command stand-in calling WAL/Restore as CNPG's instance manager does."""
-    binary = module_cache_dir("cnpgi-wal-restore") / "cnpgi-wal-restore"
-    if not os.access(binary, os.X_OK):
-        raise HarnessMissing(f"missing {binary}: {BUILD_HINT}")
-    return binary
+    return module_binary("cnpgi-wal-restore")
+
+
+def helm() -> Path:
+    """helm, built from the helm.sh/helm/v4 module (tests/harness/helm)."""
+    return module_binary("helm")
+
+
+def actionlint() -> Path:
+    """actionlint, built from the github.com/rhysd/actionlint module (tests/harness/actionlint)."""
+    return module_binary("actionlint")
 
 
 def local_path_manifest() -> Path:
