@@ -5,6 +5,7 @@ No I/O here, so `tests/unit/test_bench_stats.py` can check every number the tabl
 
 from __future__ import annotations
 
+import datetime as dt
 import math
 import re
 from collections.abc import Iterable, Mapping, Sequence
@@ -17,6 +18,12 @@ _SAMPLE_RE = re.compile(
     r"^(?P<name>[a-zA-Z_:][a-zA-Z0-9_:]*)(?:\{(?P<labels>[^}]*)\})?\s+(?P<value>\S+)"
 )
 _LABEL_RE = re.compile(r'([a-zA-Z_][a-zA-Z0-9_]*)="((?:[^"\\]|\\.)*)"')
+
+_RESTORED_RE = re.compile(
+    r"^(?P<at>\d{4}-\d\d-\d\d \d\d:\d\d:\d\d\.\d{3}) \S+ \[\d+\] LOG:  "
+    r'restored log file "(?P<name>[0-9A-F]{24})" from archive',
+    re.MULTILINE,
+)
 
 READ_VERBS = frozenset({"GET", "LIST"})
 WRITE_VERBS = frozenset({"POST", "PUT", "PATCH", "APPLY", "DELETE", "DELETECOLLECTION"})
@@ -95,6 +102,23 @@ def parse_pgbench_tps(output: str) -> float:
     if match is None:
         raise ValueError(f"no 'tps = ' line in pgbench output: {output[-500:]!r}")
     return float(match.group(1))
+
+
+def sustained_replay(log_text: str) -> tuple[int, float] | None:
+    """Segments replayed between the first and the last segment PostgreSQL restored, and
+    the seconds between those two restores, from its log (``log_line_prefix`` ``%m [%p] ``).
+
+    What is left out is what every recovery pays once whatever it restores from: the
+    server's start, the history files looked for at start and at promotion, the end of WAL
+    found. None with fewer than two restored segments.
+    """
+    times = [
+        dt.datetime.strptime(m.group("at"), "%Y-%m-%d %H:%M:%S.%f")
+        for m in _RESTORED_RE.finditer(log_text)
+    ]
+    if len(times) < 2:
+        return None
+    return len(times) - 1, (times[-1] - times[0]).total_seconds()
 
 
 def parse_proc_cpu_ticks(stat_line: str) -> int:
