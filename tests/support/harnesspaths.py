@@ -15,6 +15,7 @@ version of the upstream module it builds and a hash of its recipe (`module_cache
     cnpgi-wal-restore-<hash>/cnpgi-wal-restore
     helm-<version>-<hash>/helm
     actionlint-<version>-<hash>/actionlint
+    prometheus-<version>-<hash>/promtool
     crds/cloudnative-pg-<version>/*.yaml     (config/crd/bases of the CNPG module)
     crds/cert-manager-<version>/*.yaml       (deploy/crds of the cert-manager module)
     modules/cloudnative-pg-<version>/config/ (the CNPG module's kustomize tree)
@@ -213,6 +214,11 @@ def helm() -> Path:
 def actionlint() -> Path:
     """actionlint, built from the github.com/rhysd/actionlint module (tests/harness/actionlint)."""
     return module_binary("actionlint")
+
+
+def promtool() -> Path:
+    """Prometheus's promtool (tests/harness/prometheus): checks and unit-tests monitoring/."""
+    return module_binary("prometheus", "promtool")
 
 
 def local_path_manifest() -> Path:
