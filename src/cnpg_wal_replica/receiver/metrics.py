@@ -71,6 +71,16 @@ class ReceiverMetrics:
             "1 when the primary's synchronous_standby_names names our application_name "
             "(or *), 0 when it does not.",
         )
+        self.archive_refused = gauge(
+            "archive_refused",
+            "1 when the receiver refuses its WAL directory (WAL of another system or segment "
+            "size, an unreadable state file): nothing is written until it is fixed.",
+        )
+        self.wal_lost = Counter(
+            PREFIX + "wal_lost",
+            "Gaps this process recorded: WAL the primary removed before the receiver had it.",
+            registry=r,
+        )
         self.gaps = gauge("gaps", "Gaps recorded in the state file (WAL the archive lacks).")
         self.gap_bytes = gauge("gap_bytes", "Bytes of WAL in recorded gaps.")
         self.diverged_files = Counter(

@@ -145,6 +145,7 @@ async def prepare(
         except StateFileError as exc:
             reason = f"{exc}; the receiver writes nothing until it is repaired or moved aside"
             state.blocked_reason = reason
+            metrics.archive_refused.set(1)
             raise ForeignArchiveError(reason) from exc
         if saved.system_identifier is None:  # no state file: trust what the WAL itself says
             found = sniff_system_identifier(list_archive(directory, segment_size))
@@ -152,6 +153,7 @@ async def prepare(
         refusal = check_identity(saved, info, segment_size)
         state.system_identifier_mismatch = refusal is not None
         metrics.sysid_mismatch.set(1 if refusal else 0)
+        metrics.archive_refused.set(1 if refusal else 0)
         state.blocked_reason = refusal
         if refusal:
             raise ForeignArchiveError(refusal)
@@ -200,7 +202,9 @@ async def prepare(
             resume = await _resume_point(
                 conn, settings, settings.slot_name, directory, segment_size, slot
             )
+            before = len(saved.gaps)
             saved = _resume_after_lost_wal(directory, saved, info.timeline, resume, segment_size)
+            metrics.wal_lost.inc(len(saved.gaps) - before)
     saved = ArchiveState(info.system_identifier, info.timeline, segment_size, saved.gaps)
     if saved != load_state(directory):
         save_state(directory, saved)
