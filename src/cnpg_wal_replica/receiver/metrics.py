@@ -36,6 +36,10 @@ class ReceiverMetrics:
         self.last_segment_time = gauge(
             "last_segment_timestamp_seconds", "Modification time of the newest complete segment."
         )
+        self.first_segment_time = gauge(
+            "first_segment_timestamp_seconds",
+            "Modification time of the oldest complete segment: how far back the archive reaches.",
+        )
         self.segments_on_disk = gauge("segments_on_disk", "Complete segments in the directory.")
         self.bytes_on_disk = gauge("archive_bytes", "Bytes of segments, partials and histories.")
         self.free_bytes = gauge("volume_free_bytes", "Free bytes on the WAL volume.")

@@ -146,7 +146,8 @@ def remove_superseded_partials(listing: ArchiveListing) -> int:
 
 
 def publish_directory(listing: ArchiveListing, free_bytes: int, metrics: ReceiverMetrics) -> None:
-    """Segments, bytes, the newest segment and timeline of the directory, and free space.
+    """Segments, bytes, the oldest and newest segment and timeline of the directory, and
+    free space.
 
     The timeline is that of the file pg_receivewal writes: it follows a timeline switch of
     its server (a cascading standby whose upstream was promoted) without reconnecting, so
@@ -162,6 +163,7 @@ def publish_directory(listing: ArchiveListing, free_bytes: int, metrics: Receive
     metrics.set_last_segment(newest.segment.name(listing.segment_size) if newest else None)
     if newest is not None:
         metrics.last_segment_time.set(newest.mtime)
+        metrics.first_segment_time.set(listing.segments[0].mtime)
 
 
 def run_retention(

@@ -3,6 +3,7 @@ retention publishes whether it could keep the volume's free space."""
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 from cnpg_wal_replica.archive.listing import list_archive
@@ -127,3 +128,14 @@ def test_retention_on_a_roomy_volume_reports_no_trouble(tmp_path: Path) -> None:
     assert _sample(metrics, "retention_emergency") == 0
     assert _sample(metrics, "retention_floor_unreachable") == 0
     assert len(list(tmp_path.iterdir())) == 3
+
+
+def test_the_archive_reaches_back_to_its_oldest_segment(tmp_path: Path) -> None:
+    for n, mtime in ((1, 1000), (2, 2000), (3, 3000)):
+        path = tmp_path / f"00000001000000000000000{n}"
+        path.write_bytes(b"x")
+        os.utime(path, (mtime, mtime))
+    metrics = ReceiverMetrics()
+    publish_directory(list_archive(tmp_path, MIB), 0, metrics)
+    assert _sample(metrics, "first_segment_timestamp_seconds") == 1000
+    assert _sample(metrics, "last_segment_timestamp_seconds") == 3000
