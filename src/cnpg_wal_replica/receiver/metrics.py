@@ -80,10 +80,10 @@ class ReceiverMetrics:
             "1 when the receiver refuses its WAL directory (WAL of another system or segment "
             "size, an unreadable state file): nothing is written until it is fixed.",
         )
-        self.wal_lost = Counter(
-            PREFIX + "wal_lost",
-            "Gaps this process recorded: WAL the primary removed before the receiver had it.",
-            registry=r,
+        self.last_gap_time = gauge(
+            "last_gap_timestamp_seconds",
+            "When the newest gap in the state file was recorded (WAL the primary removed "
+            "before the receiver had it); 0 when there is none.",
         )
         self.gaps = gauge("gaps", "Gaps recorded in the state file (WAL the archive lacks).")
         self.gap_bytes = gauge("gap_bytes", "Bytes of WAL in recorded gaps.")

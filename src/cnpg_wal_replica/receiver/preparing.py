@@ -202,9 +202,7 @@ async def prepare(
             resume = await _resume_point(
                 conn, settings, settings.slot_name, directory, segment_size, slot
             )
-            before = len(saved.gaps)
             saved = _resume_after_lost_wal(directory, saved, info.timeline, resume, segment_size)
-            metrics.wal_lost.inc(len(saved.gaps) - before)
     saved = ArchiveState(info.system_identifier, info.timeline, segment_size, saved.gaps)
     if saved != load_state(directory):
         save_state(directory, saved)
@@ -212,6 +210,17 @@ async def prepare(
     metrics.timeline.set(info.timeline)
     metrics.gaps.set(len(saved.gaps))
     metrics.gap_bytes.set(sum(g.end_lsn - g.start_lsn for g in saved.gaps))
+    metrics.last_gap_time.set(newest_gap_time(saved))
+
+
+def newest_gap_time(saved: ArchiveState) -> float:
+    """When the newest gap was recorded, in seconds since the epoch; 0 without gaps (a
+    hand-edited time that is not ISO 8601 is skipped)."""
+    times = []
+    for gap in saved.gaps:
+        with contextlib.suppress(ValueError):
+            times.append(datetime.datetime.fromisoformat(gap.recorded_at).timestamp())
+    return max(times, default=0.0)
 
 
 async def _resume_point(
