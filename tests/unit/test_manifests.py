@@ -17,14 +17,12 @@ from typing import Any
 import kubernetes_validate
 import pytest
 import yaml
-from support.kube_fixtures import skip_or_fail
 from support.kustomize import (
     CLUSTER_SCOPED_KINDS,
     NAMESPACED_BY_KUSTOMIZE,
     Doc,
-    KustomizeMissing,
-    kubectl,
     render,
+    require_kubectl,
 )
 
 from cnpg_wal_replica import metadata
@@ -63,10 +61,7 @@ PRIVATE_KEY = {"algorithm": {"RSA", "ECDSA", "Ed25519"}, "rotationPolicy": {"Nev
 @pytest.fixture(scope="module", autouse=True)
 def _kustomize() -> None:
     """Every test here renders deploy/ with the real kustomize (kubectl's)."""
-    try:
-        kubectl()
-    except KustomizeMissing as missing:
-        skip_or_fail(str(missing))
+    require_kubectl()
 
 
 @pytest.fixture(scope="module")
