@@ -126,3 +126,13 @@ def test_rules_find_targets_by_the_jobs_the_podmonitors_set() -> None:
     used = {job for r in alerting_rules() for job in re.findall(r'job="([^"]*)"', r["expr"])}
     assert used
     assert used <= jobs
+
+
+def test_promtool_is_the_pinned_prometheus_release(promtool: Path, tmp_path: Path) -> None:
+    """Module v0.3XY.Z is Prometheus 3.XY.Z; the recipe's ldflags stamp it."""
+    module = harnesspaths.module_upstream_version("prometheus")
+    assert module is not None
+    assert module.startswith("v0.3")
+    done = run(promtool, "--version", cwd=tmp_path)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.startswith(f"promtool, version 3.{module.removeprefix('v0.3')} ")
