@@ -35,12 +35,14 @@ lint:
 check-generated:
 	scripts/gen-proto --check
 	$(UV) python scripts/gen-docs --check
+	$(UV) python scripts/gen-monitoring --check
 
 gen-proto:
 	scripts/gen-proto
 
 docs:
 	$(UV) python scripts/gen-docs
+	$(UV) python scripts/gen-monitoring
 
 manifest: ## the release manifest: deploy/ with IMAGE set everywhere, for kubectl apply -f
 	$(UV) python scripts/release_manifest.py $(if $(IMAGE),--image $(IMAGE)) --output $(MANIFEST)

@@ -14,8 +14,8 @@ import contextlib
 import hashlib
 import time
 from collections import OrderedDict
-from collections.abc import AsyncIterator
-from typing import Any
+from collections.abc import AsyncIterator, Callable
+from typing import TYPE_CHECKING, Any
 
 import structlog
 from lightkube import AsyncClient
@@ -30,6 +30,9 @@ from cnpg_wal_replica.kube.events import EventRecorder
 from cnpg_wal_replica.lifecycle import Injector
 from cnpg_wal_replica.metadata import SYNCHRONOUS_EVENT
 from cnpg_wal_replica.specs.names import drop_slot_job_name, receiver_name
+
+if TYPE_CHECKING:
+    from cnpg_wal_replica.kube.janitor import Sweep
 
 log = structlog.get_logger(__name__)
 
@@ -242,16 +245,20 @@ def _pvc_status(obj: dict[str, Any] | None) -> dict[str, Any]:
 
 @contextlib.asynccontextmanager
 async def open_core(
-    *, receiver_image: str | None, janitor_interval: float
+    *,
+    receiver_image: str | None,
+    janitor_interval: float,
+    on_sweep: Callable[[Sweep], None] | None = None,
 ) -> AsyncIterator[Reconciler]:
-    """A Reconciler on the in-cluster (or kubeconfig) API, with the janitor running beside it."""
+    """A Reconciler on the in-cluster (or kubeconfig) API, with the janitor running beside it
+    (``on_sweep`` sees each sweep it completes)."""
     from cnpg_wal_replica.kube.janitor import Janitor
 
     client = AsyncClient(field_manager="cnpg-wal-replica")
     cache = ObjectCache(client, {kind: resource_of(kind) for kind in CACHED_KINDS})
     cache.start()
     reconciler = Reconciler(client, receiver_image=receiver_image, cache=cache)
-    janitor = Janitor(client, reconciler)
+    janitor = Janitor(client, reconciler, on_sweep)
     task = asyncio.create_task(janitor.run_forever(janitor_interval), name="janitor")
     try:
         yield reconciler

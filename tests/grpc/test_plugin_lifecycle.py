@@ -233,6 +233,7 @@ async def test_serves_identity_before_the_core_is_open(pki: Pki, tmp_path: Path)
     [
         ("--server-address", ": address in use or invalid"),
         ("--health-address", " for the health port: address in use or invalid"),
+        ("--metrics-address", " for /metrics: address in use or invalid"),
     ],
 )
 def test_serve_on_a_port_in_use_is_one_plain_error(

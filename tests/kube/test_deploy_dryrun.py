@@ -183,7 +183,7 @@ def test_network_policy_selects_the_pinned_operators_pods() -> None:
         raise
     docs = kubeobjects.rendered_deploy()
     (policy,) = [d for d in docs if d["kind"] == "NetworkPolicy"]
-    (rule,) = policy["spec"]["ingress"]
+    (rule,) = [r for r in policy["spec"]["ingress"] if "podSelector" in r["from"][0]]
     (peer,) = rule["from"]
     selector = peer["podSelector"]["matchLabels"]
     (operator,) = [

@@ -28,7 +28,7 @@ def _bash_hash(harness: Path, module: str) -> str:
 
 def test_every_module_is_built() -> None:
     assert {"cnpgi-client", "kube", "containerd", "coredns", "cnpg", "cert-manager", "helm",
-            "actionlint"} <= set(MODULES)  # fmt: skip
+            "actionlint", "prometheus"} <= set(MODULES)  # fmt: skip
 
 
 def test_every_module_has_a_measured_cold_time() -> None:
@@ -59,6 +59,8 @@ def test_cache_directory_names_the_upstream_version() -> None:
     assert harnesspaths.module_upstream_version("cnpgi-client") is None
     assert harnesspaths.module_cache_dir("helm").name.startswith("helm-v4.")
     assert harnesspaths.module_cache_dir("actionlint").name.startswith("actionlint-v1.")
+    prometheus = harnesspaths.module_upstream_version("prometheus")
+    assert harnesspaths.module_cache_dir("prometheus").name.startswith(f"prometheus-{prometheus}-")
 
 
 def test_operator_binaries_and_crds_come_from_the_same_release() -> None:

@@ -52,6 +52,10 @@ def test_lost_slot_resumes_and_records_exact_gap(primary, make_receiver, how):
     write_segments(primary, 2)
     wait_caught_up(primary)
     assert receiver.metric("cnpg_wal_replica_receiver_gaps") == 1
+    recorded = receiver.metric("cnpg_wal_replica_receiver_last_gap_timestamp_seconds")
+    assert recorded is not None
+    assert abs(recorded - time.time()) < 60
+    assert receiver.metric("cnpg_wal_replica_receiver_archive_refused") == 0
     assert receiver.stop() == 0
 
     gaps = load_state(receiver.directory).gaps
@@ -80,6 +84,8 @@ def test_synchronous_commit_waits_for_the_receiver(primary, make_receiver):
     primary.set_config(synchronous_standby_names=APP)
     receiver = make_receiver(primary)
     wait_synchronous(primary)
+    listed = "cnpg_wal_replica_receiver_synchronous_listed"
+    wait_until(lambda: receiver.metric(listed) == 1, 5, "listed in synchronous_standby_names")
     primary.sql("CREATE TABLE t (x int)")
     started = time.monotonic()
     primary.sql("INSERT INTO t VALUES (1)")
@@ -99,4 +105,6 @@ def test_synchronous_commit_waits_for_the_receiver(primary, make_receiver):
     assert done.wait(15), "the commit completes once the receiver is back"
     thread.join(5)
     assert primary.sql("SELECT count(*) FROM t")[0][0] == 2
+    primary.set_config(synchronous_standby_names="")
+    wait_until(lambda: receiver.metric(listed) == 0, 5, "no longer listed")
     assert receiver.stop() == 0

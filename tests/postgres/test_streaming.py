@@ -123,6 +123,7 @@ def test_foreign_directory_is_refused_and_untouched(primary, make_receiver, work
     assert response.status_code == 503
     assert "holds system 42" in response.text
     assert receiver.metric("cnpg_wal_replica_receiver_system_identifier_mismatch") == 1
+    assert receiver.metric("cnpg_wal_replica_receiver_archive_refused") == 1
     assert sorted(os.listdir(directory)) == before
     if evidence == "state file":
         assert load_state(directory).system_identifier == "42"
@@ -140,6 +141,7 @@ def test_damaged_state_file_blocks_writing_without_crashing(primary, make_receiv
     assert response is not None
     assert response.status_code == 503
     assert "is not a valid state file" in response.text
+    assert receiver.metric("cnpg_wal_replica_receiver_archive_refused") == 1
     assert (directory / STATE_FILE).read_text() == "{not json"
     assert sorted(os.listdir(directory)) == [STATE_FILE]
     assert receiver.get("/healthz").status_code == 200, "the supervisor keeps running"

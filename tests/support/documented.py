@@ -23,6 +23,20 @@ PAGES = sorted(
 )
 """Every Markdown file git tracks."""
 _WILDCARD = re.compile(r"<[^>]*>|…")
+FENCE = re.compile(r"^```.*?^```", flags=re.S | re.M)
+
+
+def slug(heading: str) -> str:
+    """GitHub's anchor for a heading: lower case, punctuation dropped, spaces to '-'."""
+    text = heading.strip().lower()
+    text = re.sub(r"[^\w\- ]", "", text)
+    return text.replace(" ", "-")
+
+
+def anchors(page: Path) -> set[str]:
+    """The anchors of a Markdown page's headings (fenced code left out)."""
+    text = FENCE.sub("", page.read_text())
+    return {slug(h) for h in re.findall(r"^#{1,6} (.+)$", text, flags=re.M)}
 
 
 def pattern(quoted: str) -> re.Pattern[str]:

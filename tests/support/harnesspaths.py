@@ -15,8 +15,10 @@ version of the upstream module it builds and a hash of its recipe (`module_cache
     cnpgi-wal-restore-<hash>/cnpgi-wal-restore
     helm-<version>-<hash>/helm
     actionlint-<version>-<hash>/actionlint
+    prometheus-<version>-<hash>/promtool
     crds/cloudnative-pg-<version>/*.yaml     (config/crd/bases of the CNPG module)
     crds/cert-manager-<version>/*.yaml       (deploy/crds of the cert-manager module)
+    crds/prometheus-operator-<version>/*.yaml (example/prometheus-operator-crd of its module)
     modules/cloudnative-pg-<version>/config/ (the CNPG module's kustomize tree)
 """
 
@@ -166,8 +168,13 @@ def node_binaries() -> NodeBinaries:
 
 
 def crd_files(project: str) -> list[Path]:
-    """CRD YAML files of `cloudnative-pg` or `cert-manager` at the pinned release."""
-    key = {"cloudnative-pg": "CNPG_VERSION", "cert-manager": "CERT_MANAGER_VERSION"}[project]
+    """CRD YAML files of `cloudnative-pg`, `cert-manager` or `prometheus-operator` at the
+    pinned release."""
+    key = {
+        "cloudnative-pg": "CNPG_VERSION",
+        "cert-manager": "CERT_MANAGER_VERSION",
+        "prometheus-operator": "PROMETHEUS_OPERATOR_VERSION",
+    }[project]
     directory = cache_root() / "crds" / f"{project}-{pins()[key]}"
     files = sorted(directory.glob("*.yaml"))
     if not files:
@@ -213,6 +220,11 @@ def helm() -> Path:
 def actionlint() -> Path:
     """actionlint, built from the github.com/rhysd/actionlint module (tests/harness/actionlint)."""
     return module_binary("actionlint")
+
+
+def promtool() -> Path:
+    """Prometheus's promtool (tests/harness/prometheus): checks and unit-tests monitoring/."""
+    return module_binary("prometheus", "promtool")
 
 
 def local_path_manifest() -> Path:

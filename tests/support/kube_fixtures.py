@@ -56,14 +56,22 @@ def kube_plane() -> Iterator[kubeplane.ControlPlane]:
         plane.stop()
 
 
-@pytest.fixture(scope="session")
-def cert_manager_crds(kube_plane: kubeplane.ControlPlane) -> list[str]:
+def install_pinned_crds(
+    plane: kubeplane.ControlPlane, project: str, only: tuple[str, ...] = ()
+) -> list[str]:
+    """Install a project's CRDs at the pinned release (``only``: those file names); skip, or
+    fail with CI=true, when the harness has not copied them."""
     try:
-        files = harnesspaths.crd_files("cert-manager")
+        files = harnesspaths.crd_files(project)
     except harnesspaths.HarnessMissing as missing:
         skip_or_fail(str(missing))
         raise
-    return kube_plane.install_crds(files)
+    return plane.install_crds([f for f in files if not only or f.name in only])
+
+
+@pytest.fixture(scope="session")
+def cert_manager_crds(kube_plane: kubeplane.ControlPlane) -> list[str]:
+    return install_pinned_crds(kube_plane, "cert-manager")
 
 
 @pytest_asyncio.fixture(scope="session", loop_scope="session")

@@ -58,6 +58,16 @@ def kubectl() -> str:
     return found
 
 
+def require_kubectl() -> None:
+    """Skip when there is no kubectl for kustomize (fail with CI=true): a module fixture."""
+    from support.kube_fixtures import skip_or_fail  # pytest and the harness: tests only
+
+    try:
+        kubectl()
+    except KustomizeMissing as missing:
+        skip_or_fail(str(missing))
+
+
 def render(directory: Path) -> list[Doc]:
     """`kubectl kustomize <directory>`, as documents."""
     done = subprocess.run(

@@ -7,26 +7,13 @@ import re
 from pathlib import Path
 
 import pytest
-from support.documented import PAGES
+from support.documented import FENCE, PAGES, anchors, slug
 
 ROOT = Path(__file__).resolve().parents[2]
 GENERATED: set[str] = set()
 """Pages written by a generator; a link to them is fine before they are generated."""
 
 LINK = re.compile(r"\]\(([^)\s]+)\)")
-FENCE = re.compile(r"^```.*?^```", flags=re.S | re.M)
-
-
-def slug(heading: str) -> str:
-    """GitHub's anchor for a heading: lower case, punctuation dropped, spaces to '-'."""
-    text = heading.strip().lower()
-    text = re.sub(r"[^\w\- ]", "", text)
-    return text.replace(" ", "-")
-
-
-def anchors(page: Path) -> set[str]:
-    text = FENCE.sub("", page.read_text())
-    return {slug(h) for h in re.findall(r"^#{1,6} (.+)$", text, flags=re.M)}
 
 
 def test_slug_follows_github_rules() -> None:

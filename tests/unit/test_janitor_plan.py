@@ -51,3 +51,16 @@ def test_enabled_cluster_without_receiver_is_recreated() -> None:
     del fresh["status"]
     sweep = plan_sweep([ready, ClusterView.from_dict(fresh)], [])
     assert [v.name for v in sweep.recreate] == ["a"], "only Clusters with a status are recreated"
+
+
+def test_synchronous_lists_the_enabled_clusters_whose_parameter_is_active() -> None:
+    views = [
+        ClusterView.from_dict(cluster_document("a", parameters={"synchronous": "Active"})),
+        ClusterView.from_dict(cluster_document("b", parameters={"synchronous": "inactive"})),
+        ClusterView.from_dict(cluster_document("c")),
+        ClusterView.from_dict(cluster_document("d", parameters={"synchronous": "maybe"})),
+        ClusterView.from_dict(
+            cluster_document("e", enabled=False, parameters={"synchronous": "active"})
+        ),
+    ]
+    assert plan_sweep(views, []).synchronous == (("app", "a"),)

@@ -17,14 +17,12 @@ from typing import Any
 import kubernetes_validate
 import pytest
 import yaml
-from support.kube_fixtures import skip_or_fail
 from support.kustomize import (
     CLUSTER_SCOPED_KINDS,
     NAMESPACED_BY_KUSTOMIZE,
     Doc,
-    KustomizeMissing,
-    kubectl,
     render,
+    require_kubectl,
 )
 
 from cnpg_wal_replica import metadata
@@ -63,10 +61,7 @@ PRIVATE_KEY = {"algorithm": {"RSA", "ECDSA", "Ed25519"}, "rotationPolicy": {"Nev
 @pytest.fixture(scope="module", autouse=True)
 def _kustomize() -> None:
     """Every test here renders deploy/ with the real kustomize (kubectl's)."""
-    try:
-        kubectl()
-    except KustomizeMissing as missing:
-        skip_or_fail(str(missing))
+    require_kubectl()
 
 
 @pytest.fixture(scope="module")
@@ -270,6 +265,7 @@ def test_secret_names_agree_across_service_certificates_and_deployment(docs: lis
         "--client-cert=/client/tls.crt",
         "--server-address=:9090",
         "--health-address=:9091",
+        "--metrics-address=:9092",
     ]
 
 
@@ -320,13 +316,15 @@ def test_probes_ask_the_plain_text_health_port_what_the_server_reports(docs: lis
     (health_address,) = [a for a in container["args"] if a.startswith("--health-address=")]
     health_port = int(health_address.rpartition(":")[2])
     ports = {p["name"]: p["containerPort"] for p in container["ports"]}
-    assert ports == {"grpc": 9090, "health": health_port}
+    (metrics_address,) = [a for a in container["args"] if a.startswith("--metrics-address=")]
+    metrics_port = int(metrics_address.rpartition(":")[2])
+    assert ports == {"grpc": 9090, "health": health_port, "metrics": metrics_port}
     readiness, liveness = container["readinessProbe"], container["livenessProbe"]
     assert readiness["grpc"] == {"port": health_port}  # service "": the server as a whole
     identity = identity_pb2.DESCRIPTOR.services_by_name["Identity"].full_name  # no grpc import
     assert liveness["grpc"] == {"port": health_port, "service": identity}
     service_ports = {p["targetPort"] for p in one(docs, "Service")["spec"]["ports"]}
-    assert service_ports == {"grpc"}, "the health port is for the kubelet only"
+    assert service_ports == {"grpc"}, "the health and metrics ports are not the plugin's API"
 
 
 def test_image_is_the_released_version_and_plugin_image_follows_it(docs: list[Doc]) -> None:
@@ -364,6 +362,7 @@ checks it against the pinned operator's own manifest)."""
 
 
 def test_network_policy_admits_only_the_operator_to_the_cnpg_i_port(docs: list[Doc]) -> None:
+    """And any namespace's pods (Prometheus) to the metrics port, nothing else."""
     policy = one(docs, "NetworkPolicy")["spec"]
     template = one(docs, "Deployment")["spec"]["template"]["metadata"]["labels"]
     assert policy["podSelector"]["matchLabels"].items() <= template.items()
@@ -371,7 +370,7 @@ def test_network_policy_admits_only_the_operator_to_the_cnpg_i_port(docs: list[D
         "matchLabels": one(docs, "Deployment")["spec"]["selector"]["matchLabels"]
     }
     assert policy["policyTypes"] == ["Ingress"], "egress stays open: the API server"
-    (rule,) = policy["ingress"]
+    rule, scrape = policy["ingress"]
     assert rule["from"] == [{"podSelector": {"matchLabels": OPERATOR_POD_LABELS}}], (
         "pods of the policy's own namespace only (no namespaceSelector, no ipBlock)"
     )
@@ -383,6 +382,9 @@ def test_network_policy_admits_only_the_operator_to_the_cnpg_i_port(docs: list[D
     container_ports = {p["name"]: p["containerPort"] for p in plugin_container(docs)["ports"]}
     assert container_ports[port["targetPort"]] == cnpg_i
     assert container_ports["health"] != cnpg_i, "the health port is for the node's kubelet only"
+    assert scrape["from"] == [{"namespaceSelector": {}}]
+    assert scrape["ports"] == [{"port": container_ports["metrics"], "protocol": "TCP"}]
+    assert container_ports["metrics"] not in (cnpg_i, container_ports["health"])
 
 
 def test_pod_user_is_the_image_user() -> None:

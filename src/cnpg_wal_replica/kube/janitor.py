@@ -16,7 +16,7 @@ another Cluster's receiver from being removed or re-created.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Awaitable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, replace
 from typing import Any, Protocol
 
@@ -29,6 +29,7 @@ from cnpg_wal_replica import metadata as md
 from cnpg_wal_replica.cluster import ClusterView
 from cnpg_wal_replica.errors import WalReplicaError
 from cnpg_wal_replica.kube.applier import Applier
+from cnpg_wal_replica.parameters import BY_NAME
 from cnpg_wal_replica.specs.job import build_drop_slot_job
 from cnpg_wal_replica.specs.labels import selector_labels
 from cnpg_wal_replica.specs.names import receiver_name, server_certificate_name
@@ -52,12 +53,14 @@ class ReconcilesClusters(Protocol):
 class Sweep:
     """What one pass decided: receivers to remove and Clusters to re-create receivers for.
 
-    ``failed`` holds the ``(namespace, cluster)`` whose step failed in this pass.
+    ``failed`` holds the ``(namespace, cluster)`` whose step failed in this pass;
+    ``synchronous`` the enabled Clusters whose ``synchronous`` parameter is active.
     """
 
     remove: tuple[tuple[str, dict[str, Any]], ...]
     recreate: tuple[ClusterView, ...]
     failed: tuple[tuple[str, str], ...] = ()
+    synchronous: tuple[tuple[str, str], ...] = ()
 
 
 def plan_sweep(clusters: list[ClusterView], deployments: list[dict[str, Any]]) -> Sweep:
@@ -80,21 +83,45 @@ def plan_sweep(clusters: list[ClusterView], deployments: list[dict[str, Any]]) -
         and (c.namespace, c.name) not in existing
         and c.raw.get("status", {}).get("writeService")
     )
-    return Sweep(tuple(remove), recreate)
+    synchronous = tuple(
+        (c.namespace, c.name)
+        for c in clusters
+        if c.plugin_enabled and not c.deleting and _synchronous_active(c)
+    )
+    return Sweep(tuple(remove), recreate, synchronous=synchronous)
+
+
+def _synchronous_active(view: ClusterView) -> bool:
+    """The Cluster's ``synchronous`` parameter, parsed as the plugin does (False if invalid)."""
+    spec = BY_NAME["synchronous"]
+    given = view.plugin.parameters.get(spec.name, spec.default) if view.plugin else spec.default
+    try:
+        return bool(spec.parse(given))
+    except ValueError:
+        return False
 
 
 class Janitor:
     """Runs `plan_sweep` against the API server every interval."""
 
-    def __init__(self, client: AsyncClient, reconciler: ReconcilesClusters) -> None:
+    def __init__(
+        self,
+        client: AsyncClient,
+        reconciler: ReconcilesClusters,
+        on_sweep: Callable[[Sweep], None] | None = None,
+    ) -> None:
         self._client = client
         self._reconciler = reconciler
+        self._on_sweep = on_sweep
 
     async def run_forever(self, interval: float) -> None:
-        """Sweep, sleep, repeat; a failed sweep is logged and retried next time."""
+        """Sweep, sleep, repeat; a failed sweep is logged and retried next time. Each
+        completed sweep goes to ``on_sweep`` (the server's metrics)."""
         while True:
             try:
-                await self.sweep()
+                sweep = await self.sweep()
+                if self._on_sweep is not None:
+                    self._on_sweep(sweep)
             except asyncio.CancelledError:
                 raise
             except Exception:

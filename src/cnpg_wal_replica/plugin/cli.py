@@ -27,10 +27,13 @@ PLUGIN_IMAGE_ENV = "PLUGIN_IMAGE"
 
 def open_reconcile_core(settings: ServerSettings) -> AbstractAsyncContextManager[PluginCore]:
     """The real core: validates, builds and applies receiver objects; runs the janitor."""
+    from cnpg_wal_replica.plugin.metrics import SERVER_METRICS
     from cnpg_wal_replica.reconcile import open_core  # lightkube: imported only here
 
     return open_core(
-        receiver_image=settings.receiver_image, janitor_interval=settings.janitor_interval
+        receiver_image=settings.receiver_image,
+        janitor_interval=settings.janitor_interval,
+        on_sweep=SERVER_METRICS.observe_sweep,
     )
 
 
@@ -95,6 +98,13 @@ def make_serve_command(open_core: CoreFactory | None = None) -> click.Command:
         "[env: HEALTH_ADDRESS]",
     )
     @click.option(
+        "--metrics-address",
+        envvar="METRICS_ADDRESS",
+        default=None,
+        help="HOST:PORT where Prometheus /metrics is served in plain text; ':PORT' means "
+        "all interfaces. Off by default. [env: METRICS_ADDRESS]",
+    )
+    @click.option(
         "--receiver-image",
         envvar="RECEIVER_IMAGE",
         default=None,
@@ -154,6 +164,7 @@ def _settings(options: dict[str, Any]) -> ServerSettings:
     for name, hint in (
         ("server_address", "--server-address"),
         ("health_address", "--health-address"),
+        ("metrics_address", "--metrics-address"),
     ):
         if options[name] is None:
             continue
@@ -176,6 +187,7 @@ def _settings(options: dict[str, Any]) -> ServerSettings:
         tls=_tls_files(options),
         address=options["server_address"],
         health_address=options["health_address"] or None,
+        metrics_address=options["metrics_address"] or None,
         receiver_image=receiver_image,
         enable_set_status=options["enable_set_status"],
         janitor_interval=options["janitor_interval"],

@@ -5,7 +5,8 @@ PluginServer.build(settings, core, certificates)  register services + health, bi
 await server.start()                               Identity SERVING, the rest once
 await server.core_ready()                          the core is attached
 await server.shutdown(grace)                       NOT_SERVING, then drain in-flight calls
-await run(settings, open_core)                     all of it, until SIGTERM/SIGINT
+await run(settings, open_core)                     all of it, until SIGTERM/SIGINT (and the
+                                                   plain-text /metrics port, plugin/metrics.py)
 
 The health port (`--health-address`) serves nothing but `grpc.health.v1.Health`, without
 TLS, from the same health servicer as the mTLS port: kubelet `grpc` probes cannot present a
@@ -23,7 +24,7 @@ import signal
 from collections.abc import Callable
 from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import grpc
 import structlog
@@ -48,11 +49,15 @@ from cnpg_wal_replica.errors import WalReplicaError
 from cnpg_wal_replica.plugin.core import PluginCore
 from cnpg_wal_replica.plugin.deferred import DeferredCore
 from cnpg_wal_replica.plugin.lifecycle import OperatorLifecycleServicer
+from cnpg_wal_replica.plugin.metrics import SERVER_METRICS, serve_metrics
 from cnpg_wal_replica.plugin.operator import OperatorServicer
 from cnpg_wal_replica.plugin.reconciler import ReconcilerHooksServicer
 from cnpg_wal_replica.plugin.settings import ServerSettings
 from cnpg_wal_replica.transport.identity import IdentityServicer, Service
 from cnpg_wal_replica.transport.tls import ReloadingCertificates, server_credentials
+
+if TYPE_CHECKING:
+    from wsgiref.simple_server import WSGIServer
 
 log = structlog.get_logger(__name__)
 
@@ -212,6 +217,21 @@ class CoreOpenError(WalReplicaError):
     """The plugin's logic (its Kubernetes client) could not be opened; the server stops."""
 
 
+def _serve_metrics(settings: ServerSettings) -> WSGIServer | None:
+    """The plain-text /metrics port, when `--metrics-address` is set."""
+    where = settings.metrics_host_port
+    if where is None:
+        return None
+    try:
+        return serve_metrics(*where, SERVER_METRICS)
+    except OSError:
+        raise ListenError(
+            f"cannot listen on {settings.metrics_address!r} for /metrics: address in use or "
+            "invalid; choose a free port with --metrics-address/METRICS_ADDRESS (the "
+            "Deployment's metrics port must use the same one)"
+        ) from None
+
+
 async def _open(
     stack: contextlib.AsyncExitStack, open_core: CoreFactory, settings: ServerSettings
 ) -> PluginCore:
@@ -239,9 +259,10 @@ async def run(
     so Probe answers as early as possible; calls that need the core wait for it.
     """
     stop = stop or asyncio.Event()
-    remove_handlers = _install_signal_handlers(stop)
     core = DeferredCore()
     plugin = PluginServer.build(settings, core, certificates)
+    metrics_server = _serve_metrics(settings)
+    remove_handlers = _install_signal_handlers(stop)
     drained = False
     try:
         await plugin.start()
@@ -252,6 +273,7 @@ async def run(
             address=settings.bind_address,
             port=plugin.port,
             health_port=plugin.health_port,
+            metrics_port=metrics_server.server_port if metrics_server else None,
             set_status_enabled=settings.enable_set_status,
             certificates=certificates.bundle.fingerprint,
         )
@@ -272,4 +294,7 @@ async def run(
     finally:
         if not drained:
             await plugin.shutdown(0)
+        if metrics_server is not None:
+            await asyncio.to_thread(metrics_server.shutdown)
+            metrics_server.server_close()
         remove_handlers()

@@ -23,6 +23,8 @@ class ServerSettings:
     address: str = DEFAULT_ADDRESS
     health_address: str | None = None
     """Where to serve only `grpc.health.v1.Health` in plain text, for kubelet probes."""
+    metrics_address: str | None = None
+    """Where to serve Prometheus `/metrics` in plain text (HOST:PORT, ``:PORT``); off if None."""
     receiver_image: str | None = None
     enable_set_status: bool = False
     janitor_interval: float = 60.0
@@ -38,6 +40,15 @@ class ServerSettings:
     def health_bind_address(self) -> str | None:
         """`health_address` in gRPC form, or None when the health port is off."""
         return bind_address(self.health_address) if self.health_address else None
+
+    @property
+    def metrics_host_port(self) -> tuple[str, int] | None:
+        """`metrics_address` split, ``""`` for every interface; None when it is off."""
+        if not self.metrics_address:
+            return None
+        bind_address(self.metrics_address)  # validates
+        host, _, port = self.metrics_address.rpartition(":")
+        return host, int(port)
 
 
 def bind_address(address: str) -> str:

@@ -36,9 +36,14 @@ class ReceiverMetrics:
         self.last_segment_time = gauge(
             "last_segment_timestamp_seconds", "Modification time of the newest complete segment."
         )
+        self.first_segment_time = gauge(
+            "first_segment_timestamp_seconds",
+            "Modification time of the oldest complete segment: how far back the archive reaches.",
+        )
         self.segments_on_disk = gauge("segments_on_disk", "Complete segments in the directory.")
         self.bytes_on_disk = gauge("archive_bytes", "Bytes of segments, partials and histories.")
         self.free_bytes = gauge("volume_free_bytes", "Free bytes on the WAL volume.")
+        self.volume_size = gauge("volume_size_bytes", "Size of the WAL volume's filesystem.")
         self.restarts = Counter(
             PREFIX + "restarts", "pg_receivewal (re)starts after the first.", registry=r
         )
@@ -65,6 +70,21 @@ class ReceiverMetrics:
             "slot_active_elsewhere",
             "1 when pg_receivewal was refused because another connection holds the slot.",
         )
+        self.synchronous_listed = gauge(
+            "synchronous_listed",
+            "1 when the primary's synchronous_standby_names names our application_name "
+            "(or *), 0 when it does not.",
+        )
+        self.archive_refused = gauge(
+            "archive_refused",
+            "1 when the receiver refuses its WAL directory (WAL of another system or segment "
+            "size, an unreadable state file): nothing is written until it is fixed.",
+        )
+        self.last_gap_time = gauge(
+            "last_gap_timestamp_seconds",
+            "When the newest gap in the state file was recorded (WAL the primary removed "
+            "before the receiver had it); 0 when there is none.",
+        )
         self.gaps = gauge("gaps", "Gaps recorded in the state file (WAL the archive lacks).")
         self.gap_bytes = gauge("gap_bytes", "Bytes of WAL in recorded gaps.")
         self.diverged_files = Counter(
@@ -76,6 +96,11 @@ class ReceiverMetrics:
         self.retention_emergency = gauge(
             "retention_emergency",
             "1 when the last retention run trimmed beyond the policy to keep disk space free.",
+        )
+        self.retention_floor_unreachable = gauge(
+            "retention_floor_unreachable",
+            "1 when the last retention run could not bring free space up to the floor "
+            "even by deleting every segment it may delete.",
         )
 
         self.served_files = Counter(

@@ -14,7 +14,7 @@ import structlog
 
 from cnpg_wal_replica.archive.listing import ArchiveListing, list_archive
 from cnpg_wal_replica.archive.state import StateFileError, load_state
-from cnpg_wal_replica.receiver import postgres, preparing, recovery, retention
+from cnpg_wal_replica.receiver import postgres, preparing, recovery, retention, standby_names
 from cnpg_wal_replica.receiver.metrics import ReceiverMetrics
 from cnpg_wal_replica.receiver.settings import ReceiverSettings
 from cnpg_wal_replica.receiver.state import ReceiverState, storage_problem
@@ -75,6 +75,10 @@ async def poll_server(
     if state.lag_bytes is not None:
         metrics.lag_bytes.set(state.lag_bytes)
     metrics.set_slot_status(status.slot_wal_status)
+    listed = standby_names.lists(
+        status.synchronous_standby_names, session.settings.application_name
+    )
+    metrics.synchronous_listed.set(1 if listed else 0)
     metrics.slot_safe_wal_size.set(
         math.nan if status.slot_safe_wal_size is None else status.slot_safe_wal_size
     )
@@ -117,6 +121,7 @@ def _directory_round(
         log.warning("directory_scan_failed", error=str(exc))
         return last_retention
     publish_directory(listing, fs.f_bavail * fs.f_frsize, metrics)
+    metrics.volume_size.set(fs.f_blocks * fs.f_frsize)
     if now - last_retention < RETENTION_INTERVAL and last_retention:
         return last_retention
     run_retention(settings, listing, fs.f_bavail * fs.f_frsize, fs.f_blocks * fs.f_frsize, metrics)
@@ -141,7 +146,8 @@ def remove_superseded_partials(listing: ArchiveListing) -> int:
 
 
 def publish_directory(listing: ArchiveListing, free_bytes: int, metrics: ReceiverMetrics) -> None:
-    """Segments, bytes, the newest segment and timeline of the directory, and free space.
+    """Segments, bytes, the oldest and newest segment and timeline of the directory, and
+    free space.
 
     The timeline is that of the file pg_receivewal writes: it follows a timeline switch of
     its server (a cascading standby whose upstream was promoted) without reconnecting, so
@@ -157,6 +163,7 @@ def publish_directory(listing: ArchiveListing, free_bytes: int, metrics: Receive
     metrics.set_last_segment(newest.segment.name(listing.segment_size) if newest else None)
     if newest is not None:
         metrics.last_segment_time.set(newest.mtime)
+        metrics.first_segment_time.set(listing.segments[0].mtime)
 
 
 def run_retention(
@@ -176,6 +183,7 @@ def run_retention(
         total_bytes=total_bytes,
     )
     metrics.retention_emergency.set(1 if plan.emergency else 0)
+    metrics.retention_floor_unreachable.set(0 if plan.floor_reached else 1)
     if not plan.delete:
         if plan.emergency:
             log.error("retention_emergency", reason=plan.reason, deleted=0)

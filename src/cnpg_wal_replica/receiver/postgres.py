@@ -56,6 +56,7 @@ class ServerStatus:
     walsender_state: str | None
     write_lsn: int | None
     flush_lsn: int | None
+    synchronous_standby_names: str = ""
 
 
 def status_application_name(settings: ReceiverSettings) -> str:
@@ -175,7 +176,7 @@ _STATUS_SQL = """
 SELECT pg_is_in_recovery(),
        CASE WHEN pg_is_in_recovery() THEN pg_last_wal_receive_lsn() ELSE pg_current_wal_lsn() END,
        s.wal_status, s.safe_wal_size, coalesce(s.active, false), s.restart_lsn,
-       r.state, r.write_lsn, r.flush_lsn
+       r.state, r.write_lsn, r.flush_lsn, current_setting('synchronous_standby_names')
 FROM (SELECT 1) AS one
 LEFT JOIN pg_replication_slots AS s ON s.slot_name = %(slot)s
 LEFT JOIN pg_stat_replication AS r ON r.pid = s.active_pid
@@ -223,6 +224,7 @@ class StatusSession:
             walsender_state=row[6],
             write_lsn=_lsn(row[7]) or flush,
             flush_lsn=flush,
+            synchronous_standby_names=str(row[9] or ""),
         )
 
     async def close(self) -> None:

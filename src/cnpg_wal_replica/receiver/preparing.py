@@ -145,6 +145,7 @@ async def prepare(
         except StateFileError as exc:
             reason = f"{exc}; the receiver writes nothing until it is repaired or moved aside"
             state.blocked_reason = reason
+            metrics.archive_refused.set(1)
             raise ForeignArchiveError(reason) from exc
         if saved.system_identifier is None:  # no state file: trust what the WAL itself says
             found = sniff_system_identifier(list_archive(directory, segment_size))
@@ -152,6 +153,7 @@ async def prepare(
         refusal = check_identity(saved, info, segment_size)
         state.system_identifier_mismatch = refusal is not None
         metrics.sysid_mismatch.set(1 if refusal else 0)
+        metrics.archive_refused.set(1 if refusal else 0)
         state.blocked_reason = refusal
         if refusal:
             raise ForeignArchiveError(refusal)
@@ -208,6 +210,17 @@ async def prepare(
     metrics.timeline.set(info.timeline)
     metrics.gaps.set(len(saved.gaps))
     metrics.gap_bytes.set(sum(g.end_lsn - g.start_lsn for g in saved.gaps))
+    metrics.last_gap_time.set(newest_gap_time(saved))
+
+
+def newest_gap_time(saved: ArchiveState) -> float:
+    """When the newest gap was recorded, in seconds since the epoch; 0 without gaps (a
+    hand-edited time that is not ISO 8601 is skipped)."""
+    times = []
+    for gap in saved.gaps:
+        with contextlib.suppress(ValueError):
+            times.append(datetime.datetime.fromisoformat(gap.recorded_at).timestamp())
+    return max(times, default=0.0)
 
 
 async def _resume_point(

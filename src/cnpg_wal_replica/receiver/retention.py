@@ -47,6 +47,9 @@ class RetentionPlan:
     emergency: bool
     freed_bytes: int = 0
     floor_bytes: int = 0
+    floor_reached: bool = True
+    """False when deleting every segment retention may delete still leaves the volume under
+    the floor: retention cannot free the space, something else fills the volume."""
 
 
 def floor_bytes(total_bytes: int, segment_size: int) -> int:
@@ -106,6 +109,7 @@ def plan_retention(
 
     floor = floor_bytes(total_bytes, listing.segment_size)
     emergency = free_bytes + freed < floor
+    reached = True
     if emergency:
         start = count
         while count < len(candidates) and free_bytes + freed < floor:
@@ -124,6 +128,7 @@ def plan_retention(
         emergency=emergency,
         freed_bytes=freed,
         floor_bytes=floor,
+        floor_reached=reached,
     )
 
 

@@ -1,12 +1,19 @@
-"""The directory round: the timeline metric follows the files, redundant partials go."""
+"""The directory round: the timeline metric follows the files, redundant partials go,
+retention publishes whether it could keep the volume's free space."""
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 from cnpg_wal_replica.archive.listing import list_archive
 from cnpg_wal_replica.receiver.metrics import ReceiverMetrics
-from cnpg_wal_replica.receiver.monitoring import publish_directory, remove_superseded_partials
+from cnpg_wal_replica.receiver.monitoring import (
+    publish_directory,
+    remove_superseded_partials,
+    run_retention,
+)
+from cnpg_wal_replica.receiver.settings import ReceiverSettings
 
 MIB = 1024 * 1024
 
@@ -88,3 +95,47 @@ def test_the_uncompressed_partial_is_kept_while_the_new_format_is_still_partial(
     for name in ("000000010000000000000006.partial", "000000010000000000000006.gz.partial"):
         (tmp_path / name).write_bytes(b"x")
     assert remove_superseded_partials(list_archive(tmp_path, MIB)) == 0
+
+
+def _retention_metrics(tmp_path: Path, free_bytes: int, total_bytes: int) -> ReceiverMetrics:
+    for n in range(1, 4):
+        (tmp_path / f"00000001000000000000000{n}").write_bytes(b"w" * 1000)
+    settings = ReceiverSettings(
+        host="pg-rw",
+        application_name="pg-wal-receiver",
+        wal_directory=tmp_path,
+        pg_receivewal=Path("/bin/true"),
+    )
+    metrics = ReceiverMetrics()
+    run_retention(settings, list_archive(tmp_path, MIB), free_bytes, total_bytes, metrics)
+    return metrics
+
+
+def _sample(metrics: ReceiverMetrics, name: str) -> float | None:
+    return metrics.registry.get_sample_value(f"cnpg_wal_replica_receiver_{name}")
+
+
+def test_retention_that_cannot_reach_the_free_space_floor_says_so(tmp_path: Path) -> None:
+    """A full volume whose files retention may not delete: emergency and unreachable."""
+    metrics = _retention_metrics(tmp_path, free_bytes=0, total_bytes=1024 * MIB)
+    assert _sample(metrics, "retention_emergency") == 1
+    assert _sample(metrics, "retention_floor_unreachable") == 1
+    assert [p.name for p in tmp_path.iterdir()] == ["000000010000000000000003"]
+
+
+def test_retention_on_a_roomy_volume_reports_no_trouble(tmp_path: Path) -> None:
+    metrics = _retention_metrics(tmp_path, free_bytes=900 * MIB, total_bytes=1024 * MIB)
+    assert _sample(metrics, "retention_emergency") == 0
+    assert _sample(metrics, "retention_floor_unreachable") == 0
+    assert len(list(tmp_path.iterdir())) == 3
+
+
+def test_the_archive_reaches_back_to_its_oldest_segment(tmp_path: Path) -> None:
+    for n, mtime in ((1, 1000), (2, 2000), (3, 3000)):
+        path = tmp_path / f"00000001000000000000000{n}"
+        path.write_bytes(b"x")
+        os.utime(path, (mtime, mtime))
+    metrics = ReceiverMetrics()
+    publish_directory(list_archive(tmp_path, MIB), 0, metrics)
+    assert _sample(metrics, "first_segment_timestamp_seconds") == 1000
+    assert _sample(metrics, "last_segment_timestamp_seconds") == 3000

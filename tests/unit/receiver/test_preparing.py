@@ -1,4 +1,5 @@
-"""File operations before a start: sniffing a foreign WAL directory, moving files aside."""
+"""File operations before a start: sniffing a foreign WAL directory, moving files aside;
+the recorded gaps' newest time."""
 
 from __future__ import annotations
 
@@ -7,8 +8,13 @@ from pathlib import Path
 
 from cnpg_wal_replica.archive.headers import XLP_LONG_HEADER, LongPageHeader
 from cnpg_wal_replica.archive.listing import list_archive
-from cnpg_wal_replica.archive.state import DIVERGED_DIR
-from cnpg_wal_replica.receiver.preparing import create_empty, move_aside, sniff_system_identifier
+from cnpg_wal_replica.archive.state import DIVERGED_DIR, ArchiveState, Gap
+from cnpg_wal_replica.receiver.preparing import (
+    create_empty,
+    move_aside,
+    newest_gap_time,
+    sniff_system_identifier,
+)
 
 MIB = 2**20
 
@@ -46,3 +52,17 @@ def test_move_aside_never_overwrites(tmp_path: Path) -> None:
 def test_create_empty_partial(tmp_path: Path) -> None:
     create_empty(tmp_path, "000000020000000000000003.partial")
     assert (tmp_path / "000000020000000000000003.partial").stat().st_size == 0
+
+
+def test_the_newest_gap_time_is_what_the_alert_reads() -> None:
+    def gap(recorded_at: str) -> Gap:
+        return Gap(0, 2**24, 1, "slot invalidated", recorded_at)
+
+    assert newest_gap_time(ArchiveState()) == 0
+    saved = ArchiveState(
+        "1",
+        1,
+        2**24,
+        (gap("2026-01-01T00:00:00+00:00"), gap("2026-01-02T00:00:00+00:00"), gap("edited")),
+    )
+    assert newest_gap_time(saved) == 1767312000  # 2026-01-02T00:00:00Z

@@ -121,6 +121,7 @@ def test_low_disk_trims_beyond_policy_down_to_the_floor_and_says_so() -> None:
     assert plan.floor_bytes == floor_bytes(total, MIB) == 5 * MIB
     assert names(plan) == [SegmentName(1, n).name(MIB) for n in range(3)]
     assert plan.emergency
+    assert plan.floor_reached
     assert "beyond the retention policy" in plan.reason
 
 
@@ -152,6 +153,7 @@ def test_floor_not_reachable_deletes_all_it_may_and_is_an_emergency() -> None:
     )
     assert names(plan) == [SegmentName(1, n).name(MIB) for n in range(2)]
     assert plan.emergency
+    assert not plan.floor_reached
     assert "floor not reachable" in plan.reason
 
 

@@ -1,0 +1,35 @@
+"""The plugin server's per-Cluster series follow the janitor's sweeps."""
+
+from __future__ import annotations
+
+from cnpg_wal_replica.kube.janitor import Sweep
+from cnpg_wal_replica.metadata import VERSION
+from cnpg_wal_replica.plugin.metrics import ServerMetrics
+
+
+def expected(metrics: ServerMetrics, namespace: str, cluster: str) -> float | None:
+    return metrics.registry.get_sample_value(
+        "cnpg_wal_replica_server_synchronous_expected",
+        {"namespace": namespace, "cluster": cluster},
+    )
+
+
+def test_a_sweep_replaces_the_synchronous_series() -> None:
+    metrics = ServerMetrics()
+    metrics.observe_sweep(Sweep((), (), synchronous=(("app", "a"), ("prod", "b"))))
+    assert expected(metrics, "app", "a") == expected(metrics, "prod", "b") == 1
+    first = metrics.registry.get_sample_value(
+        "cnpg_wal_replica_server_janitor_last_sweep_timestamp_seconds"
+    )
+    assert first is not None
+    assert first > 0
+
+    metrics.observe_sweep(Sweep((), (), synchronous=(("prod", "b"),)))
+    assert expected(metrics, "app", "a") is None, "a Cluster no longer synchronous disappears"
+    assert expected(metrics, "prod", "b") == 1
+
+
+def test_the_version_is_exported() -> None:
+    metrics = ServerMetrics()
+    value = metrics.registry.get_sample_value("cnpg_wal_replica_server_info", {"version": VERSION})
+    assert value == 1
