@@ -12,8 +12,9 @@ rotates every repeat, with:
 and times it two ways, each paired with the limit within a repeat: sustained, the segments
 between the first and the last one PostgreSQL logs as restored over the seconds between
 those lines (the aim's measure), and start to promotion (WAL bytes after the backup's start
-over the seconds from the server's start to the end of recovery). One unmeasured round first warms the page cache for every
-configuration (without it the first run, always `local`, was up to twice as slow).
+over the seconds from the server's start to the end of recovery). One unmeasured round
+first warms the page cache for every configuration (without it the first run, always
+`local`, was up to twice as slow).
 
 The default, pgbench scale 100, replays ~1.2 GiB: sustained replay, as in a real recovery.
 A recovery also pays fixed costs that a short one cannot amortise: each restore that finds

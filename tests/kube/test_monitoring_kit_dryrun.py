@@ -10,8 +10,8 @@ from pathlib import Path
 
 import pytest
 import yaml
-from support import kubeplane
-from support.kube_fixtures import install_pinned_crds
+from support import harnesspaths, helmchart, kubeplane
+from support.kube_fixtures import install_pinned_crds, skip_or_fail
 from support.kustomize import kubectl
 from support.monitoring import MONITORING, kit_documents, one
 
@@ -65,3 +65,20 @@ def test_a_misspelt_podmonitor_field_is_refused(kubeconfig: Path) -> None:
     done = apply(kubeconfig, "-f", "-", stdin=yaml.safe_dump(monitor))
     assert done.returncode != 0
     assert "honourLabels" in done.stderr
+
+
+def test_the_chart_renders_a_kit_the_api_server_accepts(kubeconfig: Path) -> None:
+    """`helm install --set monitoring.enabled=true` would apply these objects."""
+    try:
+        harnesspaths.helm()
+    except harnesspaths.HarnessMissing as missing:
+        skip_or_fail(str(missing))
+    values = {"monitoring": {"enabled": True, "labels": {"release": "prometheus"}}}
+    docs = helmchart.template(values, namespace=NAMESPACE)
+    kit = [d for d in docs if d["metadata"].get("labels", {}).get("app.kubernetes.io/component")
+           == "monitoring"]  # fmt: skip
+    assert sorted(d["kind"] for d in kit) == ["ConfigMap", "PodMonitor", "PodMonitor",
+                                             "PrometheusRule"]  # fmt: skip
+    done = apply(kubeconfig, "-f", "-", stdin=yaml.safe_dump_all(kit))
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.count("created (server dry run)") == len(kit)

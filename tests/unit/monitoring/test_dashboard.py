@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import re
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -123,26 +124,34 @@ def test_the_configmap_holds_the_dashboard_for_the_sidecar() -> None:
     assert json.loads(text) == dashboard()
 
 
-def test_gen_monitoring_notices_a_changed_dashboard_and_rewrites_the_configmap(
+def test_gen_monitoring_notices_a_changed_kit_and_rewrites_what_is_made_from_it(
     tmp_path: Path,
 ) -> None:
     (tmp_path / "scripts").mkdir()
     script = tmp_path / "scripts" / "gen-monitoring"
     script.write_text((ROOT / "scripts" / "gen-monitoring").read_text())
-    (tmp_path / "monitoring").mkdir()
-    for name in ("grafana-dashboard.json", CONFIGMAP.name):
-        (tmp_path / "monitoring" / name).write_text((MONITORING / name).read_text())
+    shutil.copytree(MONITORING, tmp_path / "monitoring")
+    chart_files = Path("charts") / "cnpg-wal-replica" / "files" / "monitoring"
+    shutil.copytree(ROOT / chart_files, tmp_path / chart_files)
 
-    def gen(*args: str) -> int:
+    def gen(*args: str) -> subprocess.CompletedProcess[str]:
         command = [sys.executable, str(script), *args]
-        return subprocess.run(command, capture_output=True, check=False).returncode
+        return subprocess.run(command, capture_output=True, text=True, check=False)
 
-    assert gen("--check") == 0
+    assert gen("--check").returncode == 0
     board = dashboard()
     board["title"] = "Edited"
     (tmp_path / "monitoring" / "grafana-dashboard.json").write_text(json.dumps(board))
-    assert gen("--check") == 1
-    assert gen() == 0
-    assert gen("--check") == 0
+    rules = tmp_path / "monitoring" / "prometheusrule.yaml"
+    rules.write_text(rules.read_text().replace("for: 5m", "for: 6m", 1))
+    stale = gen("--check")
+    assert stale.returncode == 1
+    for name in (CONFIGMAP.name, "grafana-dashboard.json", "prometheusrule.yaml"):
+        assert name in stale.stderr
+    assert "podmonitor" not in stale.stderr
+    assert gen().returncode == 0
+    assert gen("--check").returncode == 0
     configmap = yaml.safe_load((tmp_path / "monitoring" / CONFIGMAP.name).read_text())
     assert json.loads(next(iter(configmap["data"].values())))["title"] == "Edited"
+    copied = yaml.safe_load((tmp_path / chart_files / "prometheusrule.yaml").read_text())
+    assert copied == yaml.safe_load(rules.read_text())
