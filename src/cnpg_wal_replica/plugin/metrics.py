@@ -15,6 +15,7 @@ from prometheus_client import (
     CollectorRegistry,
     Gauge,
     GCCollector,
+    Histogram,
     PlatformCollector,
     ProcessCollector,
     start_http_server,
@@ -28,6 +29,9 @@ if TYPE_CHECKING:
     from cnpg_wal_replica.kube.janitor import Sweep
 
 PREFIX = "cnpg_wal_replica_server_"
+CALL_BUCKETS = (0.0005, 0.001, 0.002, 0.005, 0.01, 0.02, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 10.0)
+"""Seconds: a steady-state Pre or Post takes about a millisecond, a first Post's writes
+a few hundred."""
 
 
 class ServerMetrics:
@@ -55,6 +59,19 @@ class ServerMetrics:
             "When the janitor last finished a sweep of every Cluster.",
             registry=r,
         )
+
+        self.calls = Histogram(
+            PREFIX + "call_duration_seconds",
+            "Seconds the plugin took to answer a CNPG-I call (its own share of the "
+            "operator's wait), by gRPC method and outcome (ok, error).",
+            ["method", "outcome"],
+            buckets=CALL_BUCKETS,
+            registry=r,
+        )
+
+    def observe_call(self, method: str, outcome: str, seconds: float) -> None:
+        """One call answered (`plugin.calltiming.CallTimer` reports them)."""
+        self.calls.labels(method, outcome).observe(seconds)
 
     def observe_sweep(self, sweep: Sweep) -> None:
         """Replace the per-Cluster series with what this sweep saw."""

@@ -46,6 +46,7 @@ from cnpg_wal_replica._pb.reconciler_pb2_grpc import (
     add_ReconcilerHooksServicer_to_server,
 )
 from cnpg_wal_replica.errors import WalReplicaError
+from cnpg_wal_replica.plugin.calltiming import CallTimer
 from cnpg_wal_replica.plugin.core import PluginCore
 from cnpg_wal_replica.plugin.deferred import DeferredCore
 from cnpg_wal_replica.plugin.lifecycle import OperatorLifecycleServicer
@@ -126,7 +127,9 @@ class PluginServer:
         cls, settings: ServerSettings, core: PluginCore, certificates: ReloadingCertificates
     ) -> PluginServer:
         server = grpc.aio.server(
-            maximum_concurrent_rpcs=settings.max_concurrent_calls, options=SERVER_OPTIONS
+            interceptors=(CallTimer(SERVER_METRICS.observe_call),),
+            maximum_concurrent_rpcs=settings.max_concurrent_calls,
+            options=SERVER_OPTIONS,
         )
         add_IdentityServicer_to_server(IdentityServicer(ADVERTISED_SERVICES), server)
         add_OperatorServicer_to_server(
