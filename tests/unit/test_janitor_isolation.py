@@ -91,9 +91,9 @@ async def test_one_clusters_failure_never_blocks_another() -> None:
         ("app", "crash-me-wal-receiver"),
         ("app", "third-wal-receiver"),
     ]
-    assert kube.find("PersistentVolumeClaim", "app", "third-wal-receiver")["metadata"][
-        "labels"
-    ][LABEL_KEPT] == "true"
+    kept = kube.find("PersistentVolumeClaim", "app", "third-wal-receiver")
+    assert kept is not None
+    assert kept["metadata"]["labels"][LABEL_KEPT] == "true"
     assert [name for _, name in written(kube, "apply", "Deployment")] == ["ok-wal-receiver"]
     assert sorted(sweep.failed) == [
         ("app", "crash-me"),
