@@ -20,8 +20,9 @@ import structlog
 
 from cnpg_wal_replica.cluster import ClusterView
 from cnpg_wal_replica.errors import ClusterDecodeError, ConfigError, ConfigIssue
-from cnpg_wal_replica.kube.applier import Applier
+from cnpg_wal_replica.kube import actions
 from cnpg_wal_replica.kube.compare import with_hash
+from cnpg_wal_replica.kube.interface import Applier
 from cnpg_wal_replica.specs.injection import sidecar_patch, target
 from cnpg_wal_replica.specs.reader import build_reader_certificate
 
@@ -76,8 +77,7 @@ class Injector:
 
     async def _ensure_certificate(self, view: ClusterView) -> None:
         wanted = with_hash(build_reader_certificate(view))
-        (action,) = await self._applier.plan([wanted])
-        await self._applier.execute([action])
+        await actions.execute(self._applier, await actions.plan(self._applier, [wanted]))
 
 
 def _decode(object_json: bytes) -> dict[str, Any]:

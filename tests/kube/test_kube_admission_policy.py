@@ -33,13 +33,12 @@ from lightkube.resources.core_v1 import ServiceAccount
 from lightkube.resources.rbac_authorization_v1 import RoleBinding
 from lightkube.types import PatchType
 from support import kubeobjects, kubeplane
+from support.kubecore import janitor_on, reconciler_on
 from support.kubeobjects import Cluster
 
 from cnpg_wal_replica import config, specs
 from cnpg_wal_replica.cluster import CNPG_MAX_NAME, ClusterView
-from cnpg_wal_replica.kube.janitor import Janitor
 from cnpg_wal_replica.metadata import RELEASE_IMAGE
-from cnpg_wal_replica.reconcile import Reconciler
 from cnpg_wal_replica.specs.job import build_drop_slot_job
 from cnpg_wal_replica.specs.names import drop_slot_job_name, receiver_name
 
@@ -141,7 +140,7 @@ async def test_reconcile_update_and_janitor_run_under_the_policy(
     kube_admin: AsyncClient,
     namespace: str,
 ) -> None:
-    reconciler = Reconciler(kube_plugin_client, receiver_image=RELEASE_IMAGE)
+    reconciler = reconciler_on(kube_plugin_client, RELEASE_IMAGE)
     for name, cluster in clusters.items():
         await reconciler.post(kubeobjects.cluster_bytes(cluster))  # server-side apply: create
         changed = await kube_admin.patch(
@@ -162,7 +161,7 @@ async def test_reconcile_update_and_janitor_run_under_the_policy(
             Cluster, name, {"spec": {"plugins": []}}, namespace=namespace,
             patch_type=PatchType.MERGE,
         )  # fmt: skip
-    sweep = await Janitor(kube_plugin_client, reconciler).sweep()  # sweeps every namespace
+    sweep = await janitor_on(kube_plugin_client, reconciler).sweep()  # sweeps every namespace
     removed = [n for n, d in sweep.remove if d["metadata"]["namespace"] == namespace]
     assert sorted(removed) == sorted(CLUSTERS)
     assert [name for where, name in sweep.failed if where == namespace] == []
@@ -418,7 +417,7 @@ async def test_a_change_to_a_receiver_is_refused_as_a_change(
     kube_plugin_client: AsyncClient,
     namespace: str,
 ) -> None:
-    reconciler = Reconciler(kube_plugin_client, receiver_image=RELEASE_IMAGE)
+    reconciler = reconciler_on(kube_plugin_client, RELEASE_IMAGE)
     await reconciler.post(kubeobjects.cluster_bytes(clusters["pg"]))
     patch = {
         "spec": {"template": {"spec": {"containers": [{"name": "receiver", "image": OTHER_IMAGE}]}}}

@@ -16,10 +16,11 @@ import pytest_asyncio
 from lightkube import AsyncClient, KubeConfig
 from lightkube.resources.apps_v1 import Deployment
 from support import kubeobjects
+from support.kubecore import reconciler_on
 
 from cnpg_wal_replica.kube.applier import resource_of
 from cnpg_wal_replica.kube.cache import ObjectCache
-from cnpg_wal_replica.reconcile import CACHED_KINDS, Reconciler
+from cnpg_wal_replica.kube.connection import CACHED_KINDS
 
 pytestmark = pytest.mark.kube
 
@@ -63,7 +64,7 @@ async def test_steady_state_post_makes_no_request(
     cache.start()
     try:
         assert await cache.wait_synced(within=20)
-        reconciler = Reconciler(client, receiver_image=IMAGE, cache=cache)
+        reconciler = reconciler_on(client, IMAGE, cache=cache)
         cluster = await kubeobjects.create_cluster(kube_admin, namespace, "pg", {"verbose": "true"})
         body = kubeobjects.cluster_bytes(cluster)
         await reconciler.post(body)
@@ -93,7 +94,7 @@ async def test_unsynced_cache_falls_back_to_reads(
 ) -> None:
     client, transport = counted
     cache = ObjectCache(client, {kind: resource_of(kind) for kind in CACHED_KINDS})
-    reconciler = Reconciler(client, receiver_image=IMAGE, cache=cache)  # never started
+    reconciler = reconciler_on(client, IMAGE, cache=cache)  # never started
     cluster = await kubeobjects.create_cluster(kube_admin, namespace, "pg", {})
     before = len(transport.calls())
     await reconciler.post(kubeobjects.cluster_bytes(cluster))

@@ -18,14 +18,13 @@ from lightkube.resources.batch_v1 import Job
 from lightkube.resources.core_v1 import Namespace, PersistentVolumeClaim
 from lightkube.types import PatchType
 from support import kubeobjects
+from support.kubecore import janitor_on, reconciler_on
 from support.kubeobjects import Cluster
 from support.kubeplane import ControlPlane
 from support.kubewait import wait_until_gone
 
 from cnpg_wal_replica.cluster import CNPG_MAX_NAME
-from cnpg_wal_replica.kube.janitor import Janitor
 from cnpg_wal_replica.metadata import LABEL_KEPT
-from cnpg_wal_replica.reconcile import Reconciler
 from cnpg_wal_replica.specs.names import drop_slot_job_name, receiver_name
 
 pytestmark = pytest.mark.kube
@@ -110,13 +109,13 @@ async def test_one_refused_cluster_does_not_block_the_cleanup_of_another(
     namespace: str,
     refusing_namespace: str,
 ) -> None:
-    reconciler = Reconciler(kube_plugin_client, receiver_image=IMAGE)
+    reconciler = reconciler_on(kube_plugin_client, IMAGE)
     for where, name in ((refusing_namespace, "pg"), (namespace, LONG)):
         cluster = await kubeobjects.create_cluster(kube_admin, where, name, {})
         await reconciler.post(kubeobjects.cluster_bytes(cluster))
         await drop_plugin(kube_admin, where, name)
 
-    sweep = await Janitor(kube_plugin_client, reconciler).sweep()
+    sweep = await janitor_on(kube_plugin_client, reconciler).sweep()
 
     assert (refusing_namespace, "pg") in sweep.failed
     assert (namespace, LONG) not in sweep.failed
@@ -136,5 +135,5 @@ async def test_one_refused_cluster_does_not_block_the_cleanup_of_another(
     assert kept.metadata is not None
     assert kept.metadata.deletionTimestamp is None
 
-    retried = await Janitor(kube_plugin_client, reconciler).sweep()
+    retried = await janitor_on(kube_plugin_client, reconciler).sweep()
     assert (refusing_namespace, "pg") in retried.failed, "retried next sweep, still refused"

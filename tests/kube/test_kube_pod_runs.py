@@ -36,9 +36,9 @@ from lightkube.models.meta_v1 import ObjectMeta
 from lightkube.resources.apps_v1 import Deployment
 from lightkube.resources.core_v1 import Secret
 from support import kubeobjects, podlocal, walpki
+from support.kubecore import reconciler_on
 
 from cnpg_wal_replica import localpg
-from cnpg_wal_replica.reconcile import Reconciler
 
 pytestmark = [pytest.mark.kube, pytest.mark.postgres, pytest.mark.slow]
 
@@ -127,9 +127,7 @@ async def test_the_stored_deployment_streams_wal_from_a_real_primary(
         {"replicationHost": "localhost", "slotName": "wal_replica"},
         server_alt_dns_names=("localhost",),  # as a user does for an extra host name
     )
-    await Reconciler(kube_plugin_client, receiver_image="unused:1").post(
-        kubeobjects.cluster_bytes(cluster)
-    )
+    await reconciler_on(kube_plugin_client, "unused:1").post(kubeobjects.cluster_bytes(cluster))
 
     stored = (await kube_admin.get(Deployment, "pg-wal-receiver", namespace=namespace)).to_dict()
     mounted = {}

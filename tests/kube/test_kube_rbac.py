@@ -19,14 +19,14 @@ import pytest
 from lightkube import AsyncClient
 from lightkube.types import PatchType
 from support import kubeobjects, kubeplane
+from support.kubecore import janitor_on, reconciler_on
 from support.kubeobjects import Cluster
 from support.kubewait import settle_audit
 
 from cnpg_wal_replica.errors import ConfigError
 from cnpg_wal_replica.kube.applier import resource_of
 from cnpg_wal_replica.kube.cache import ObjectCache
-from cnpg_wal_replica.kube.janitor import Janitor
-from cnpg_wal_replica.reconcile import CACHED_KINDS, Reconciler
+from cnpg_wal_replica.kube.connection import CACHED_KINDS
 
 pytestmark = pytest.mark.kube
 
@@ -99,7 +99,7 @@ async def every_plugin_request(plugin: AsyncClient, admin: AsyncClient, namespac
     cache.start()
     try:
         assert await cache.wait_synced(10), "the cache lists and watches"
-        reconciler = Reconciler(plugin, receiver_image=IMAGE)  # reads go to the API server
+        reconciler = reconciler_on(plugin, IMAGE)  # reads go to the API server
         cluster = await kubeobjects.create_cluster(admin, namespace, "pg", {})
         await reconciler.post(kubeobjects.cluster_bytes(cluster))
         enabled = {"name": kubeobjects.PLUGIN_NAME, "parameters": {"verbose": "true"}}
@@ -108,7 +108,7 @@ async def every_plugin_request(plugin: AsyncClient, admin: AsyncClient, namespac
         with pytest.raises(ConfigError):
             await reconciler.post(await set_plugins(admin, namespace, [invalid]))
         await set_plugins(admin, namespace, [])
-        sweep = await Janitor(plugin, reconciler).sweep()  # every namespace: earlier tests' too
+        sweep = await janitor_on(plugin, reconciler).sweep()  # every namespace: earlier tests' too
         mine = [n for n, d in sweep.remove if d["metadata"]["namespace"] == namespace]
         assert mine == ["pg"]
         assert [name for where, name in sweep.failed if where == namespace] == []

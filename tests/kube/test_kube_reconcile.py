@@ -18,16 +18,16 @@ from lightkube.resources.core_v1 import ConfigMap, PersistentVolumeClaim, Servic
 from lightkube.resources.storage_v1 import StorageClass
 from lightkube.types import PatchType
 from support import kubeobjects
+from support.kubecore import janitor_on, reconciler_on
 from support.kubeobjects import Cluster
 from support.kubeplane import ControlPlane
 from support.kubewait import settle_audit, wait_until_gone
 
 from cnpg_wal_replica import config, specs
 from cnpg_wal_replica.cluster import ClusterView
-from cnpg_wal_replica.kube.applier import Applier, Certificate
-from cnpg_wal_replica.kube.janitor import Janitor
+from cnpg_wal_replica.kube.applier import Certificate, KubeApplier
 from cnpg_wal_replica.metadata import LABEL_KEPT
-from cnpg_wal_replica.reconcile import Reconciler
+from cnpg_wal_replica.reconcile.reconciler import Reconciler
 
 pytestmark = pytest.mark.kube
 
@@ -37,7 +37,7 @@ RECEIVER = "pg-wal-receiver"
 
 @pytest.fixture
 def reconciler(kube_plugin_client: AsyncClient) -> Reconciler:
-    return Reconciler(kube_plugin_client, receiver_image=IMAGE)
+    return reconciler_on(kube_plugin_client, IMAGE)
 
 
 async def receiver_objects(client: AsyncClient, namespace: str) -> tuple[Any, Any]:
@@ -162,7 +162,7 @@ async def test_removing_the_plugin_makes_the_janitor_delete_the_deployment_and_k
     await kube_admin.patch(
         Cluster, "pg", {"spec": {"plugins": []}}, namespace=namespace, patch_type=PatchType.MERGE
     )
-    await Janitor(kube_plugin_client, reconciler).sweep()
+    await janitor_on(kube_plugin_client, reconciler).sweep()
 
     await wait_until_gone(kube_admin, Deployment, RECEIVER, namespace)
     pvc = (await kube_admin.get(PersistentVolumeClaim, RECEIVER, namespace=namespace)).to_dict()
@@ -218,7 +218,7 @@ async def test_owner_references_of_an_earlier_version_are_removed_on_the_next_ap
         "name": "pg",
         "uid": cluster["metadata"]["uid"],
     }
-    applier = Applier(kube_plugin_client)
+    applier = KubeApplier(kube_plugin_client)
     for obj in specs.desired_objects(view, config.parse(view, IMAGE))[:2]:
         controller = obj["kind"] == "Deployment"
         obj["metadata"]["ownerReferences"] = [{**owner, "controller": controller}]

@@ -24,12 +24,12 @@ from lightkube import AsyncClient
 from lightkube.resources.core_v1 import Service
 from support import kubeobjects, kubeplane
 from support.clusters import instance_pod, reader_document
+from support.kubecore import reconciler_on
 
 from cnpg_wal_replica.cluster import ClusterView
 from cnpg_wal_replica.errors import ConfigError
 from cnpg_wal_replica.kube.applier import Certificate
 from cnpg_wal_replica.reading import WAL_CA_ISSUER, reader_uri
-from cnpg_wal_replica.reconcile import Reconciler
 from cnpg_wal_replica.specs.reader import build_reader_certificate
 
 pytestmark = [pytest.mark.kube, pytest.mark.slow]
@@ -175,9 +175,7 @@ async def test_the_reconcile_creates_the_wal_servers_certificate_and_service(
     namespace: str,
 ) -> None:
     cluster = await kubeobjects.create_cluster(kube_admin, namespace, "pg", {})
-    await Reconciler(kube_plugin_client, receiver_image=IMAGE).post(
-        kubeobjects.cluster_bytes(cluster)
-    )
+    await reconciler_on(kube_plugin_client, IMAGE).post(kubeobjects.cluster_bytes(cluster))
     certificate = (
         await kube_admin.get(Certificate, "pg-wal-receiver-server", namespace=namespace)
     ).to_dict()
@@ -195,7 +193,7 @@ async def test_the_reader_certificate_is_created_on_create_not_on_evaluate(
     kube_plugin_client: AsyncClient,
     namespace: str,
 ) -> None:
-    reconciler = Reconciler(kube_plugin_client, receiver_image=IMAGE)
+    reconciler = reconciler_on(kube_plugin_client, IMAGE)
     reader = json.dumps(reader_document("rep", namespace)).encode()
     pod = json.dumps(instance_pod("rep", namespace)).encode()
     evaluated = await reconciler.lifecycle("EVALUATE", reader, pod)
@@ -214,7 +212,7 @@ async def test_the_reader_certificate_is_created_on_create_not_on_evaluate(
 async def test_a_bad_source_blocks_the_pod_with_the_field_to_fix(
     kube_plugin_client: AsyncClient, namespace: str
 ) -> None:
-    reconciler = Reconciler(kube_plugin_client, receiver_image=IMAGE)
+    reconciler = reconciler_on(kube_plugin_client, IMAGE)
     reader = json.dumps(reader_document("rep", namespace, {"namespace": "prod"})).encode()
     pod = json.dumps(instance_pod("rep", namespace)).encode()
     with pytest.raises(

@@ -324,8 +324,10 @@ def test_every_value_is_documented() -> None:
     def covered(key: str, value: Any) -> bool:
         if key in documented:
             return True
-        return isinstance(value, dict) and bool(value) and all(
-            covered(f"{key}.{child}", v) for child, v in value.items()
+        return (
+            isinstance(value, dict)
+            and bool(value)
+            and all(covered(f"{key}.{child}", v) for child, v in value.items())
         )
 
     assert [key for key, value in values.items() if not covered(key, value)] == []

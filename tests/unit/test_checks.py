@@ -1,4 +1,4 @@
-"""Volume conflicts with the live PVC and the synchronous-standby advice."""
+"""The synchronous-standby advice (the volume checks are in specs/test_pvc_policy.py)."""
 
 from __future__ import annotations
 
@@ -20,33 +20,6 @@ def setup(
     doc["spec"].update(spec)
     view = ClusterView.from_dict(doc)
     return view, config.parse(view, "r:1")
-
-
-def live_pvc(size: str, storage_class: str | None = "standard") -> dict[str, Any]:
-    spec: dict[str, Any] = {"resources": {"requests": {"storage": size}}}
-    if storage_class:
-        spec["storageClassName"] = storage_class
-    return {"spec": spec}
-
-
-def test_shrinking_the_volume_is_refused_with_the_minimum() -> None:
-    view, cfg = setup({"walPVCSize": "5Gi"})
-    (issue,) = checks.volume_conflicts(view, cfg, live_pvc("10Gi"))
-    assert issue.parameter == "walPVCSize"
-    assert "at least 10Gi" in issue.message
-
-
-def test_growing_or_equal_is_fine() -> None:
-    view, cfg = setup({"walPVCSize": "10240Mi"})
-    assert checks.volume_conflicts(view, cfg, live_pvc("10Gi")) == ()
-    assert checks.volume_conflicts(view, cfg, None) == ()
-
-
-def test_changing_the_storage_class_is_refused() -> None:
-    view, cfg = setup({"walStorageClass": "fast"})
-    (issue,) = checks.volume_conflicts(view, cfg, live_pvc("10Gi", "standard"))
-    assert issue.parameter == "walStorageClass"
-    assert "'standard'" in issue.message
 
 
 @pytest.mark.parametrize(

@@ -11,6 +11,7 @@ from support.clusters import cluster_document, reader_document
 
 from cnpg_wal_replica import checks, config, source
 from cnpg_wal_replica.cluster import ClusterView
+from cnpg_wal_replica.specs import pvc_policy
 
 ROOT = Path(__file__).resolve().parents[2]
 TROUBLESHOOTING = (ROOT / "docs" / "troubleshooting.md").read_text()
@@ -54,7 +55,7 @@ def messages() -> list[tuple[str, str]]:
     view = ClusterView.from_dict(doc)
     cfg = config.parse(view, "r:1")
     live = {"spec": {"resources": {"requests": {"storage": "9Gi"}}, "storageClassName": "a"}}
-    found += [(i.message, i.value) for i in checks.volume_conflicts(view, cfg, live)]
+    found += [(i.message, i.value) for i in pvc_policy.volume_conflicts(view, cfg, live)]
     old = ClusterView.from_dict(
         cluster_document(
             parameters={

@@ -5,7 +5,7 @@ from __future__ import annotations
 from support.clusters import cluster_document
 
 from cnpg_wal_replica.cluster import ClusterView
-from cnpg_wal_replica.kube.janitor import plan_sweep
+from cnpg_wal_replica.plugin.janitor import plan_sweep
 from cnpg_wal_replica.specs.labels import object_labels
 
 

@@ -10,13 +10,13 @@ import grpc
 import pytest
 from lightkube import AsyncClient, KubeConfig
 from support.clusters import cluster_document
+from support.kubecore import reconciler_on
 
 from cnpg_wal_replica.cluster import ClusterView
 from cnpg_wal_replica.errors import ApplyError
-from cnpg_wal_replica.kube.applier import Applier
+from cnpg_wal_replica.kube.applier import KubeApplier
 from cnpg_wal_replica.kube.events import EventRecorder
 from cnpg_wal_replica.plugin.status import to_status
-from cnpg_wal_replica.reconcile import Reconciler
 
 IMAGE = "ghcr.io/documentdb/cnpg-wal-replica:0.1.0"
 
@@ -43,11 +43,11 @@ async def client() -> AsyncIterator[AsyncClient]:
 
 async def test_applier_get_names_the_api_server(client: AsyncClient) -> None:
     with pytest.raises(ApplyError, match=r"cannot reach the Kubernetes API server at http://127"):
-        await Applier(client).get("Deployment", "pg-wal-receiver", "default")
+        await KubeApplier(client).get("Deployment", "pg-wal-receiver", "default")
 
 
 async def test_every_applier_write_maps_to_apply_error(client: AsyncClient) -> None:
-    applier = Applier(client)
+    applier = KubeApplier(client)
     pvc = {"kind": "PersistentVolumeClaim", "metadata": {"name": "x", "namespace": "default"}}
     with pytest.raises(ApplyError, match="to apply PersistentVolumeClaim"):
         await applier.apply(pvc)
@@ -57,6 +57,8 @@ async def test_every_applier_write_maps_to_apply_error(client: AsyncClient) -> N
         await applier.patch_labels("Deployment", "x", "default", {"a": None})
     with pytest.raises(ApplyError, match="to create PersistentVolumeClaim"):
         await applier.create(pvc)
+    with pytest.raises(ApplyError, match="to list Cluster"):
+        await applier.list("Cluster")
 
 
 async def test_events_never_raise(client: AsyncClient) -> None:
@@ -66,7 +68,7 @@ async def test_events_never_raise(client: AsyncClient) -> None:
 
 @pytest.mark.parametrize("call", ["post", "status"])
 async def test_post_and_status_answer_unavailable(client: AsyncClient, call: str) -> None:
-    reconciler = Reconciler(client, receiver_image=IMAGE)
+    reconciler = reconciler_on(client, IMAGE)
     payload = cluster_document()
 
     with pytest.raises(ApplyError) as caught:

@@ -36,9 +36,10 @@ def test_packaging_image_and_chart_agree() -> None:
     project = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]
     assert project["license"] == metadata.LICENSE
     assert project["license-files"] == ["LICENSE"]
-    assert f'org.opencontainers.image.licenses="{metadata.LICENSE}"' in (
-        ROOT / "Dockerfile"
-    ).read_text()
+    assert (
+        f'org.opencontainers.image.licenses="{metadata.LICENSE}"'
+        in (ROOT / "Dockerfile").read_text()
+    )
     chart = yaml.safe_load((ROOT / "charts" / "cnpg-wal-replica" / "Chart.yaml").read_text())
     assert chart["annotations"]["artifacthub.io/license"] == metadata.LICENSE
     assert chart["annotations"]["artifacthub.io/displayName"] == metadata.DISPLAY_NAME

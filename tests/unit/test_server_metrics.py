@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from cnpg_wal_replica.kube.janitor import Sweep
 from cnpg_wal_replica.metadata import VERSION
+from cnpg_wal_replica.plugin.janitor import Sweep
 from cnpg_wal_replica.plugin.metrics import ServerMetrics
 
 

@@ -1,14 +1,11 @@
-"""Reads what exists and writes only what differs, with server-side apply.
+"""The lightkube-backed `Applier`: reads (cache first), server-side apply, labels, deletes.
 
-`plan` reads (one GET per object); `execute` writes. Between them the caller can refuse
-changes the API server would reject half-way (shrinking a volume), so nothing is
-half-applied.
+Every failure becomes an ``ApplyError`` naming the object (UNAVAILABLE for the operator,
+which retries); what to write is decided in `kube.actions`, never here.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from enum import Enum
 from typing import Any
 
 import httpx2 as httpx  # lightkube's HTTP client (not httpx): its transport errors
@@ -21,10 +18,10 @@ from lightkube.types import CascadeType, PatchType
 
 from cnpg_wal_replica.errors import ApplyError
 from cnpg_wal_replica.kube.cache import MISS, ObjectCache
-from cnpg_wal_replica.kube.compare import up_to_date
-from cnpg_wal_replica.metadata import FIELD_MANAGER, LABEL_KEPT
+from cnpg_wal_replica.metadata import FIELD_MANAGER
 
 Certificate = create_namespaced_resource("cert-manager.io", "v1", "Certificate", "certificates")
+Cluster = create_namespaced_resource("postgresql.cnpg.io", "v1", "Cluster", "clusters")
 
 RESOURCES: dict[str, Any] = {
     "PersistentVolumeClaim": PersistentVolumeClaim,
@@ -32,34 +29,8 @@ RESOURCES: dict[str, Any] = {
     "Job": Job,
     "Service": Service,
     "Certificate": Certificate,
+    "Cluster": Cluster,
 }
-
-
-class Verb(Enum):
-    """What `execute` will do with one object."""
-
-    CREATE = "created"
-    UPDATE = "updated"
-    NONE = "unchanged"
-
-
-@dataclass(frozen=True)
-class Action:
-    """One desired object, the live one (if any), and what to do."""
-
-    desired: dict[str, Any]
-    live: dict[str, Any] | None
-    verb: Verb
-
-    @property
-    def kind(self) -> str:
-        """The object's kind."""
-        return str(self.desired["kind"])
-
-    @property
-    def name(self) -> str:
-        """The object's name."""
-        return str(self.desired["metadata"]["name"])
 
 
 def unreachable(error: httpx.TransportError, doing: str) -> ApplyError:
@@ -80,21 +51,8 @@ def resource_of(kind: str) -> Any:
     return RESOURCES[kind]
 
 
-def _kept_label_set(live: dict[str, Any] | None) -> bool:
-    return bool(live and LABEL_KEPT in (live.get("metadata", {}).get("labels") or {}))
-
-
-def decide(desired: dict[str, Any], live: dict[str, Any] | None) -> Action:
-    """Pure: what to do with ``desired`` (stamped by `with_hash`) given the live object."""
-    if live is None:
-        return Action(desired, live, Verb.CREATE)
-    if up_to_date(desired, live) and not _kept_label_set(live):
-        return Action(desired, live, Verb.NONE)
-    return Action(desired, live, Verb.UPDATE)
-
-
-class Applier:
-    """Get, compare and server-side apply plain-dict objects through lightkube."""
+class KubeApplier:
+    """`kube.interface.Applier` through lightkube, reading from an `ObjectCache` if given."""
 
     def __init__(
         self,
@@ -125,31 +83,22 @@ class Applier:
             raise unreachable(exc, f"read {kind} {namespace}/{name}") from exc
         return dict(obj.to_dict())
 
-    async def plan(self, objects: list[dict[str, Any]]) -> list[Action]:
-        """Read each object (stamped by `with_hash`) and decide what to do (reads only)."""
-        actions = []
-        for obj in objects:
-            meta = obj["metadata"]
-            live = await self.get(obj["kind"], meta["name"], meta["namespace"])
-            actions.append(decide(obj, live))
-        return actions
-
-    async def execute(self, actions: list[Action]) -> list[Action]:
-        """Apply every action that changes something; returns those that did."""
-        done = []
-        for action in actions:
-            if action.verb is Verb.NONE:
-                continue
-            if _kept_label_set(action.live):
-                await self.patch_labels(
-                    action.kind,
-                    action.name,
-                    action.desired["metadata"]["namespace"],
-                    {LABEL_KEPT: None},
+    async def list(
+        self, kind: str, *, labels: dict[str, str] | None = None
+    ) -> list[dict[str, Any]]:
+        """Every object of ``kind`` in every namespace with ``labels``, from the API server."""
+        selector: dict[str, Any] | None = dict(labels) if labels is not None else None
+        try:
+            return [
+                {"kind": kind, **obj.to_dict()}
+                async for obj in self._client.list(
+                    resource_of(kind), namespace="*", labels=selector
                 )
-            await self.apply(action.desired)
-            done.append(action)
-        return done
+            ]
+        except ApiError as exc:
+            raise ApplyError(f"cannot list {kind}: {exc.status.message}") from exc
+        except httpx.TransportError as exc:
+            raise unreachable(exc, f"list {kind}") from exc
 
     async def apply(self, obj: dict[str, Any]) -> None:
         """Server-side apply ``obj`` as this plugin's field manager."""

@@ -13,12 +13,15 @@ from lightkube import ApiError, AsyncClient
 from lightkube.resources.core_v1 import Event
 
 from cnpg_wal_replica.cluster import ClusterView
+from cnpg_wal_replica.lru import Recent
 from cnpg_wal_replica.metadata import APP_NAME
 
 log = structlog.get_logger(__name__)
 
 REPEAT_AFTER_SECONDS = 600.0
 """The same event for the same Cluster is posted again at most this often."""
+REMEMBERED = 4096
+"""Events whose last posting is remembered (the oldest is forgotten first)."""
 
 
 class EventRecorder:
@@ -27,7 +30,7 @@ class EventRecorder:
     def __init__(self, client: AsyncClient, *, repeat_after: float = REPEAT_AFTER_SECONDS) -> None:
         self._client = client
         self._repeat_after = repeat_after
-        self._last_sent: dict[tuple[str, str, str], float] = {}
+        self._last_sent: Recent[tuple[str, str, str], float] = Recent(REMEMBERED)
 
     async def record(self, view: ClusterView, event_type: str, reason: str, message: str) -> bool:
         """Post an event unless the same one was posted recently; True when posted."""
@@ -36,7 +39,7 @@ class EventRecorder:
         last = self._last_sent.get(key)
         if last is not None and now - last < self._repeat_after:
             return False
-        self._last_sent[key] = now
+        self._last_sent.put(key, now)
         try:
             event: Any = Event.from_dict(self._event(view, event_type, reason, message))
             await self._client.create(event)

@@ -28,7 +28,7 @@ PLUGIN_IMAGE_ENV = "PLUGIN_IMAGE"
 def open_reconcile_core(settings: ServerSettings) -> AbstractAsyncContextManager[PluginCore]:
     """The real core: validates, builds and applies receiver objects; runs the janitor."""
     from cnpg_wal_replica.plugin.metrics import SERVER_METRICS
-    from cnpg_wal_replica.reconcile import open_core  # lightkube: imported only here
+    from cnpg_wal_replica.plugin.wiring import open_core  # lightkube: imported only here
 
     return open_core(
         receiver_image=settings.receiver_image,

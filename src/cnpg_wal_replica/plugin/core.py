@@ -1,8 +1,8 @@
 """The seam between the gRPC servicers and the plugin's logic.
 
 Servicers decode nothing themselves: they hand the operator's bytes to a ``PluginCore``
-and encode its answer. The real core is ``cnpg_wal_replica.reconcile.Reconciler``; tests
-may pass any object with these methods.
+and encode its answer. The real core is ``reconcile.reconciler.Reconciler``, opened by
+``plugin.wiring``; tests may pass any object with these methods.
 """
 
 from __future__ import annotations

@@ -26,7 +26,7 @@ from cnpg_wal_replica import metadata
 if TYPE_CHECKING:
     from wsgiref.simple_server import WSGIServer
 
-    from cnpg_wal_replica.kube.janitor import Sweep
+    from cnpg_wal_replica.plugin.janitor import Sweep
 
 PREFIX = "cnpg_wal_replica_server_"
 CALL_BUCKETS = (0.0005, 0.001, 0.002, 0.005, 0.01, 0.02, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 10.0)

@@ -11,6 +11,9 @@ instead of waiting for CNPG's next full reconcile.
 Every step is idempotent, so several plugin replicas may run it at once. Each Cluster is
 handled on its own: one that fails is logged and retried next interval, and never keeps
 another Cluster's receiver from being removed or re-created.
+
+The janitor is the serve side's loop: it lists through an `Applier` and asks the reconcile
+core (`reconcile.reconciler.Reconciler`) to re-create or remove; it writes nothing itself.
 """
 
 from __future__ import annotations
@@ -21,32 +24,25 @@ from dataclasses import dataclass, replace
 from typing import Any, Protocol
 
 import structlog
-from lightkube import AsyncClient
-from lightkube.generic_resource import create_namespaced_resource
-from lightkube.resources.apps_v1 import Deployment
 
 from cnpg_wal_replica import metadata as md
 from cnpg_wal_replica.cluster import ClusterView
 from cnpg_wal_replica.errors import WalReplicaError
-from cnpg_wal_replica.kube.applier import Applier
+from cnpg_wal_replica.kube.interface import Applier
 from cnpg_wal_replica.parameters import BY_NAME
-from cnpg_wal_replica.specs.job import build_drop_slot_job
 from cnpg_wal_replica.specs.labels import selector_labels
-from cnpg_wal_replica.specs.names import receiver_name, server_certificate_name
 
 log = structlog.get_logger(__name__)
-
-CNPG_GROUP = "postgresql.cnpg.io"
-Cluster = create_namespaced_resource(CNPG_GROUP, "v1", "Cluster", "clusters")
 
 
 class ReconcilesClusters(Protocol):
     """The part of the Reconciler the janitor uses."""
 
-    applier: Applier
-
     async def reconcile(self, view: ClusterView) -> Any:
         """Bring one Cluster's receiver in line."""
+
+    async def remove_receiver(self, cluster_name: str, deployment: dict[str, Any]) -> None:
+        """Remove the receiver of a Cluster that dropped the plugin (the PVC is kept)."""
 
 
 @dataclass(frozen=True)
@@ -106,11 +102,11 @@ class Janitor:
 
     def __init__(
         self,
-        client: AsyncClient,
+        lister: Applier,
         reconciler: ReconcilesClusters,
         on_sweep: Callable[[Sweep], None] | None = None,
     ) -> None:
-        self._client = client
+        self._lister = lister
         self._reconciler = reconciler
         self._on_sweep = on_sweep
 
@@ -131,8 +127,7 @@ class Janitor:
     async def sweep(self) -> Sweep:
         """One pass: list, decide, act."""
         clusters = []
-        async for obj in self._client.list(Cluster, namespace="*"):
-            document = obj.to_dict()  # type: ignore[no-untyped-call]
+        for document in await self._lister.list("Cluster"):
             try:
                 clusters.append(ClusterView.from_dict(document))
             except WalReplicaError as exc:  # skipped, never blocking the others
@@ -143,13 +138,8 @@ class Janitor:
                     namespace=meta.get("namespace"),
                     error=str(exc),
                 )
-        labels: dict[str, Any] = {
-            k: v for k, v in selector_labels("").items() if k != md.LABEL_APP_INSTANCE
-        }
-        deployments = [
-            dict(d.to_dict())
-            async for d in self._client.list(Deployment, namespace="*", labels=labels)
-        ]
+        labels = {k: v for k, v in selector_labels("").items() if k != md.LABEL_APP_INSTANCE}
+        deployments = await self._lister.list("Deployment", labels=labels)
         plan = plan_sweep(clusters, deployments)
         failed = []
         for cluster_name, deployment in plan.remove:
@@ -158,7 +148,7 @@ class Janitor:
                 "receiver_not_removed",
                 cluster_name,
                 namespace,
-                self.remove_receiver(cluster_name, deployment),
+                self._reconciler.remove_receiver(cluster_name, deployment),
             ):
                 failed.append((namespace, cluster_name))
         for view in plan.recreate:
@@ -187,29 +177,3 @@ class Janitor:
             log.exception(event, cluster=cluster, namespace=namespace)
             return False
         return True
-
-    async def remove_receiver(self, cluster_name: str, deployment: dict[str, Any]) -> None:
-        """Drop the slot (through a Job), keep and label the PVC, delete the WAL server's
-        Certificate and Service, and the Deployment last.
-
-        The Deployment is what the next sweep looks for: a pass cut short anywhere (the
-        server stopping, an API error) is finished by a later one.
-        """
-        applier = self._reconciler.applier
-        namespace = deployment["metadata"]["namespace"]
-        await applier.create(build_drop_slot_job(cluster_name, deployment))
-        pvc = receiver_name(cluster_name)
-        if await applier.get("PersistentVolumeClaim", pvc, namespace) is not None:
-            await applier.patch_labels(
-                "PersistentVolumeClaim", pvc, namespace, {md.LABEL_KEPT: "true"}
-            )
-        await applier.delete("Certificate", server_certificate_name(cluster_name), namespace)
-        await applier.delete("Service", receiver_name(cluster_name), namespace)
-        await applier.delete("Deployment", deployment["metadata"]["name"], namespace)
-        log.info(
-            "receiver_removed",
-            cluster=cluster_name,
-            namespace=namespace,
-            kept_pvc=pvc,
-            slot_job=True,
-        )
