@@ -16,7 +16,6 @@ When running as root, the server runs as the ``postgres`` user (initdb refuses r
 
 from cnpg_wal_replica.localpg.machine import (
     PG_VERSION,
-    REPLICATION_USER,
     SUPERUSER,
     default_run_as,
     find_bindir,
@@ -24,6 +23,7 @@ from cnpg_wal_replica.localpg.machine import (
 )
 from cnpg_wal_replica.localpg.primary import create_primary, local_postgres, stop_all
 from cnpg_wal_replica.localpg.server import LocalPostgres, LocalPostgresError
+from cnpg_wal_replica.metadata import REPLICATION_USER
 
 __all__ = [
     "PG_VERSION",

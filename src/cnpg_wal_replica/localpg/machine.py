@@ -11,7 +11,6 @@ import shutil
 import socket
 from pathlib import Path
 
-REPLICATION_USER = "streaming_replica"
 SUPERUSER = "postgres"
 PG_VERSION = "15"
 

@@ -15,7 +15,6 @@ from typing import Any
 
 from cnpg_wal_replica import localtls
 from cnpg_wal_replica.localpg.machine import (
-    REPLICATION_USER,
     SUPERUSER,
     chown,
     default_run_as,
@@ -23,6 +22,7 @@ from cnpg_wal_replica.localpg.machine import (
     free_port,
 )
 from cnpg_wal_replica.localpg.server import LocalPostgres, write_conf
+from cnpg_wal_replica.metadata import REPLICATION_USER
 
 _HBA = f"""\
 local   all          all                         trust

@@ -14,7 +14,8 @@ from typing import Any
 
 from cnpg_wal_replica import localtls
 from cnpg_wal_replica.errors import WalReplicaError
-from cnpg_wal_replica.localpg.machine import REPLICATION_USER, SUPERUSER, chown, free_port
+from cnpg_wal_replica.localpg.machine import SUPERUSER, chown, free_port
+from cnpg_wal_replica.metadata import REPLICATION_USER
 
 
 class LocalPostgresError(WalReplicaError, RuntimeError):
