@@ -11,19 +11,17 @@ import shutil
 import socket
 from pathlib import Path
 
+from cnpg_wal_replica.pgbin import newest_program
+
 SUPERUSER = "postgres"
 PG_VERSION = "15"
 
 
 def find_bindir() -> Path:
     """The newest ``/usr/lib/postgresql/<n>/bin`` that has ``postgres``, else PATH's."""
-    root = Path("/usr/lib/postgresql")
-    versions = sorted(
-        (p for p in root.glob("*/bin/postgres") if p.parent.parent.name.isdigit()),
-        key=lambda p: int(p.parent.parent.name),
-    )
-    if versions:
-        return versions[-1].parent
+    newest = newest_program("postgres")
+    if newest is not None:
+        return newest.parent
     found = shutil.which("postgres")
     if found is None:
         raise FileNotFoundError(

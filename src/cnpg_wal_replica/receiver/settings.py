@@ -25,6 +25,7 @@ from cnpg_wal_replica.metadata import (
     REPLICATION_USER,
 )
 from cnpg_wal_replica.naming import is_slot_name
+from cnpg_wal_replica.pgbin import newest_program
 from cnpg_wal_replica.reading import WAL_PORT, ReaderPattern, parse_readers
 from cnpg_wal_replica.units import parse_bytes, parse_duration
 
@@ -45,20 +46,13 @@ def find_pg_receivewal() -> Path:
     found = shutil.which("pg_receivewal")
     if found:
         return Path(found)
-    candidates = sorted(
-        (
-            p
-            for p in Path("/usr/lib/postgresql").glob("*/bin/pg_receivewal")
-            if p.parent.parent.name.isdigit()
-        ),
-        key=lambda p: int(p.parent.parent.name),
-    )
-    if not candidates:
+    newest = newest_program("pg_receivewal")
+    if newest is None:
         raise ValueError(
             "pg_receivewal not found on PATH nor in /usr/lib/postgresql/*/bin "
             "(install postgresql-client or set WAL_RECEIVER_PG_RECEIVEWAL)"
         )
-    return candidates[-1]
+    return newest
 
 
 class ReceiverSettings(BaseSettings):
