@@ -13,14 +13,13 @@ from typing import Any
 from cnpg_wal_replica.cluster import ClusterView, identity_problems
 from cnpg_wal_replica.entry import entry_issues, example_note
 from cnpg_wal_replica.errors import ConfigError, ConfigIssue, parameter_path
-from cnpg_wal_replica.metadata import RECEIVER_SUFFIX
+from cnpg_wal_replica.metadata import DEFAULT_SLOT_NAME, RECEIVER_SUFFIX
 from cnpg_wal_replica.naming import fit
 from cnpg_wal_replica.parameters import BY_NAME, PARAMETERS
 from cnpg_wal_replica.units import parse_quantity
 
 DEFAULT_WAL_DIRECTORY = "/var/lib/postgresql/wal"
 DEFAULT_PVC_SIZE = "10Gi"
-DEFAULT_SLOT_NAME = "wal_replica"
 
 
 @dataclass(frozen=True)

@@ -19,6 +19,8 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 
+from cnpg_wal_replica.metadata import REPLICATION_USER
+
 
 @dataclass(frozen=True)
 class TlsFiles:
@@ -128,7 +130,7 @@ def _write_key(path: Path, key: ec.EllipticCurvePrivateKey, owner: str | None = 
 def make_tls(
     directory: Path,
     *,
-    client_cn: str = "streaming_replica",
+    client_cn: str = REPLICATION_USER,
     server_hosts: tuple[str, ...] = ("127.0.0.1", "localhost"),
     server_owner: str | None = None,
 ) -> TlsFiles:

@@ -68,6 +68,13 @@ SYNCHRONOUS_RULE = (
 """What the `synchronous` parameter means: docs/parameters.md is generated from it."""
 
 RECEIVER_HTTP_PORT = 8080
+"""Port of the receiver's /metrics, /healthz and /readyz."""
+POSTGRES_PORT = 5432
+"""Port of PostgreSQL behind the Cluster's ``-rw`` Service."""
+REPLICATION_USER = "streaming_replica"
+"""CNPG's replication role: the receiver and drop-slot connect as it (certificate auth)."""
+DEFAULT_SLOT_NAME = "wal_replica"
+"""The replication slot of the receiver when the `slotName` parameter is not set."""
 RECEIVER_ENV_PREFIX = "WAL_RECEIVER_"
 """Environment of `cnpg-wal-replica receive` and `drop-slot` (specs/pod.py writes it)."""
 READER_ENV_PREFIX = "WAL_READER_"

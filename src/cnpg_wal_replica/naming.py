@@ -18,9 +18,17 @@ MAX_NAME = 63
 _DNS1123_LABEL = re.compile(r"[a-z0-9]([-a-z0-9]*[a-z0-9])?")
 
 
+_SLOT_NAME = re.compile(f"[a-z0-9_]{{1,{MAX_NAME}}}")
+
+
 def is_dns1123_label(name: str) -> bool:
     """A namespace or label-like name: lower-case letters, digits, '-', at most 63."""
     return len(name) <= MAX_NAME and _DNS1123_LABEL.fullmatch(name) is not None
+
+
+def is_slot_name(name: str) -> bool:
+    """A replication slot name PostgreSQL accepts: lower-case letters, digits, '_', 1 to 63."""
+    return _SLOT_NAME.fullmatch(name) is not None
 
 
 HASH_CHARS = 8

@@ -23,6 +23,7 @@ from cnpg_wal_replica.bounds import (
     wal_volume_size,
 )
 from cnpg_wal_replica.metadata import SYNCHRONOUS_RULE
+from cnpg_wal_replica.naming import is_slot_name
 from cnpg_wal_replica.reading import READERS_EXAMPLE, readers_parameter
 from cnpg_wal_replica.walpath import wal_directory
 
@@ -36,7 +37,6 @@ _IMAGE = re.compile(
     r"(?:/[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*)*"
     r"(?::[A-Za-z0-9_][A-Za-z0-9_.-]{0,127})?(?:@sha256:[0-9a-f]{64})?$"
 )
-_SLOT = re.compile(r"^[a-z0-9_]{1,63}$")
 
 
 def image_reference(raw: str) -> str:
@@ -86,7 +86,7 @@ def storage_class(raw: str) -> str:
 def slot_name(raw: str) -> str:
     """A physical replication slot name not in CNPG's own `_cnpg_` namespace."""
     value = raw.strip()
-    if not _SLOT.match(value):
+    if not is_slot_name(value):
         raise ValueError("may contain only lower-case letters, digits and '_' (1 to 63)")
     if value.startswith("_cnpg_"):
         raise ValueError("must not start with _cnpg_, which CNPG uses for its own HA slots")

@@ -13,17 +13,13 @@ from __future__ import annotations
 
 import copy
 import json
-import ssl
-import time
 import uuid
 from collections.abc import AsyncIterator, Callable, Iterator
-from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
 import pytest_asyncio
-import yaml
 from lightkube import ApiError, AsyncClient
 from lightkube.models.meta_v1 import ObjectMeta
 from lightkube.models.rbac_v1 import RoleRef, Subject
@@ -32,9 +28,11 @@ from lightkube.resources.batch_v1 import Job
 from lightkube.resources.core_v1 import ServiceAccount
 from lightkube.resources.rbac_authorization_v1 import RoleBinding
 from lightkube.types import PatchType
-from support import kubeobjects, kubeplane
+from support import admissionpolicies, kubeobjects, kubeplane
+from support.admissionpolicies import bearer_client, wait_until
 from support.kubecore import janitor_on, reconciler_on
 from support.kubeobjects import Cluster
+from support.kubepaths import ADMISSION
 
 from cnpg_wal_replica import config, specs
 from cnpg_wal_replica.cluster import CNPG_MAX_NAME, ClusterView
@@ -44,11 +42,6 @@ from cnpg_wal_replica.specs.names import drop_slot_job_name, receiver_name
 
 pytestmark = [pytest.mark.kube, pytest.mark.slow]
 
-ADMISSION = "/apis/admissionregistration.k8s.io/v1"
-PLURALS = {
-    "ValidatingAdmissionPolicy": "validatingadmissionpolicies",
-    "ValidatingAdmissionPolicyBinding": "validatingadmissionpolicybindings",
-}
 PATHS = {
     "Deployment": "/apis/apps/v1/namespaces/{ns}/deployments",
     "Job": "/apis/batch/v1/namespaces/{ns}/jobs",
@@ -61,53 +54,21 @@ DENIED = "ValidatingAdmissionPolicy 'cnpg-wal-replica' with binding 'cnpg-wal-re
 OTHER_IMAGE = "registry.example/not-the-plugin:1.0"
 
 
-def shipped_policy() -> list[dict[str, Any]]:
-    return [d for d in kubeobjects.rendered_deploy() if d["kind"] in PLURALS]
-
-
-def bearer_client(plane: kubeplane.ControlPlane, token: str) -> httpx.Client:
-    context = ssl.create_default_context(cafile=str(plane.ca_cert))
-    return httpx.Client(
-        base_url=plane.server,
-        verify=context,
-        timeout=30,
-        headers={"Authorization": f"Bearer {token}"},
-    )
-
-
 def dry_run_create(http: httpx.Client, obj: dict[str, Any], namespace: str) -> httpx.Response:
     return http.post(PATHS[obj["kind"]].format(ns=namespace), params={"dryRun": "All"}, json=obj)
-
-
-def wait_until(check: Callable[[], bool], what: str, within: float = 30) -> None:
-    deadline = time.monotonic() + within
-    while not check():
-        assert time.monotonic() < deadline, what
-        time.sleep(0.2)
 
 
 @pytest.fixture(scope="module")
 def as_plugin(kube_plane: kubeplane.ControlPlane, plugin_kubeconfig: str) -> Iterator[httpx.Client]:
     """Raw HTTP as the plugin's ServiceAccount, with the shipped policy in force."""
-    token = yaml.safe_load(Path(plugin_kubeconfig).read_text())["users"][0]["user"]["token"]
+    token = admissionpolicies.kubeconfig_token(plugin_kubeconfig)
     with kube_plane.http() as admin, bearer_client(kube_plane, token) as plugin:
-        for doc in shipped_policy():
-            created = admin.post(f"{ADMISSION}/{PLURALS[doc['kind']]}", json=doc)
-            assert created.status_code == 201, created.text
 
         def in_force() -> bool:
             return DENIED in dry_run_create(plugin, kubeobjects.bare_job(), "default").text
 
-        try:
-            wait_until(in_force, "the admission policy never applied")
-            policy = admin.get(f"{ADMISSION}/validatingadmissionpolicies/cnpg-wal-replica")
-            checking = policy.json().get("status", {}).get("typeChecking", {})
-            assert checking.get("expressionWarnings", []) == [], "CEL type-check warnings"
+        with admissionpolicies.policies_in_force(admin, in_force=in_force):
             yield plugin
-        finally:
-            for doc in reversed(shipped_policy()):
-                admin.delete(f"{ADMISSION}/{PLURALS[doc['kind']]}/{doc['metadata']['name']}")
-            wait_until(lambda: not in_force(), "the admission policy stayed in force")
 
 
 @pytest_asyncio.fixture(loop_scope="session")

@@ -20,6 +20,7 @@ from lightkube.types import PatchType
 from support import kubeobjects
 from support.kubecore import janitor_on, reconciler_on
 from support.kubeobjects import Cluster
+from support.kubepaths import ADMISSION
 from support.kubeplane import ControlPlane
 from support.kubewait import wait_until_gone
 
@@ -31,9 +32,6 @@ pytestmark = pytest.mark.kube
 
 IMAGE = "ghcr.io/documentdb/cnpg-wal-replica:0.1.0"
 LONG = "long-" + "n" * (CNPG_MAX_NAME - 5)
-
-
-ADMISSION = "/apis/admissionregistration.k8s.io/v1"
 
 
 @pytest_asyncio.fixture(loop_scope="session")

@@ -11,18 +11,14 @@ foreign host name or a CA; CertificateRequests to it are refused to all but cert
 from __future__ import annotations
 
 import json
-import ssl
-import time
 from collections.abc import Callable, Iterator
-from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
-import yaml
 from lightkube import AsyncClient
 from lightkube.resources.core_v1 import Service
-from support import kubeobjects, kubeplane
+from support import admissionpolicies, kubeobjects, kubeplane
 from support.clusters import instance_pod, reader_document
 from support.kubecore import reconciler_on
 
@@ -34,23 +30,11 @@ from cnpg_wal_replica.specs.reader import build_reader_certificate
 
 pytestmark = [pytest.mark.kube, pytest.mark.slow]
 
-ADMISSION = "/apis/admissionregistration.k8s.io/v1"
-PLURALS = {
-    "ValidatingAdmissionPolicy": "validatingadmissionpolicies",
-    "ValidatingAdmissionPolicyBinding": "validatingadmissionpolicybindings",
-}
 DENIED = "ValidatingAdmissionPolicy 'cnpg-wal-replica-wal-ca' with binding"
 CERTIFICATES = "/apis/cert-manager.io/v1/namespaces/{ns}/certificates"
 REQUESTS = "/apis/cert-manager.io/v1/namespaces/{ns}/certificaterequests"
 FOREIGN_SERVER = "pg-wal-receiver.prod.svc"
 IMAGE = "ghcr.io/documentdb/cnpg-wal-replica:0.1.0"
-
-
-def wait_until(check: Callable[[], bool], what: str, within: float = 30) -> None:
-    deadline = time.monotonic() + within
-    while not check():
-        assert time.monotonic() < deadline, what
-        time.sleep(0.2)
 
 
 def reader_certificate(namespace: str, cluster: str = "rep") -> dict[str, Any]:
@@ -67,36 +51,15 @@ def clients(
     kube_plane: kubeplane.ControlPlane, plugin_kubeconfig: str, cert_manager_crds: list[str]
 ) -> Iterator[tuple[httpx.Client, httpx.Client]]:
     """(admin, plugin) raw HTTP clients with the shipped policies in force."""
-    token = yaml.safe_load(Path(plugin_kubeconfig).read_text())["users"][0]["user"]["token"]
-    context = ssl.create_default_context(cafile=str(kube_plane.ca_cert))
-    shipped = [d for d in kubeobjects.rendered_deploy() if d["kind"] in PLURALS]
-    with (
-        kube_plane.http() as admin,
-        httpx.Client(
-            base_url=kube_plane.server,
-            verify=context,
-            timeout=30,
-            headers={"Authorization": f"Bearer {token}"},
-        ) as plugin,
-    ):
-        for doc in shipped:
-            created = admin.post(f"{ADMISSION}/{PLURALS[doc['kind']]}", json=doc)
-            assert created.status_code == 201, created.text
-        stranger = reader_certificate("default")
+    stranger = reader_certificate("default")
+    token = admissionpolicies.kubeconfig_token(plugin_kubeconfig)
+    with kube_plane.http() as admin, admissionpolicies.bearer_client(kube_plane, token) as plugin:
 
         def in_force() -> bool:
             return DENIED in dry_run(admin, CERTIFICATES, stranger, "default").text
 
-        try:
-            wait_until(in_force, "the WAL CA policy never applied")
-            policy = admin.get(f"{ADMISSION}/validatingadmissionpolicies/cnpg-wal-replica-wal-ca")
-            checking = policy.json().get("status", {}).get("typeChecking", {})
-            assert checking.get("expressionWarnings", []) == [], "CEL type-check warnings"
+        with admissionpolicies.policies_in_force(admin, in_force=in_force):
             yield admin, plugin
-        finally:
-            for doc in reversed(shipped):
-                admin.delete(f"{ADMISSION}/{PLURALS[doc['kind']]}/{doc['metadata']['name']}")
-            wait_until(lambda: not in_force(), "the WAL CA policy stayed in force")
 
 
 def test_the_plugin_may_ask_for_a_reader_of_the_certificates_own_namespace(

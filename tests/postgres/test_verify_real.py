@@ -194,7 +194,7 @@ def test_real_archive_passes_then_fails_naming_a_removed_segment(
     if compress != "lz4":  # how far the partial was written is found
         assert report.recoverable.partial_end_lsn is not None
         assert report.recoverable.partial_end_lsn > report.recoverable.end_lsn
-    if compress == "lz4" and shutil.which("lz4"):
+    if compress == "lz4":  # read with the lz4 package: header and identifier checked
         assert not report.notes
     result = CliRunner().invoke(verify, [str(tmp_path)])
     assert result.exit_code == 0, result.output

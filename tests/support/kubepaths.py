@@ -23,8 +23,12 @@ RESOURCES: dict[str, tuple[str, str, bool]] = {
 """kind -> (API path prefix, plural, namespaced)."""
 
 
+def collection_path(doc: dict[str, Any], namespace: str = "") -> str:
+    """Where objects of the doc's kind are created (POST); `namespace` as in `object_path`."""
+    prefix, plural, namespaced = RESOURCES[doc["kind"]]
+    return f"{prefix}/namespaces/{namespace}/{plural}" if namespaced else f"{prefix}/{plural}"
+
+
 def object_path(doc: dict[str, Any], namespace: str) -> str:
     """The object's REST path; `namespace` is ignored for cluster-scoped kinds."""
-    prefix, plural, namespaced = RESOURCES[doc["kind"]]
-    base = f"{prefix}/namespaces/{namespace}/{plural}" if namespaced else f"{prefix}/{plural}"
-    return f"{base}/{doc['metadata']['name']}"
+    return f"{collection_path(doc, namespace)}/{doc['metadata']['name']}"

@@ -5,11 +5,12 @@ from __future__ import annotations
 import gzip
 import json
 import os
-import shutil
 import subprocess
 import sys
+from collections.abc import Callable
 from pathlib import Path
 
+import lz4.frame
 import pytest
 from click.testing import CliRunner
 from hypothesis import HealthCheck, given, settings
@@ -255,25 +256,73 @@ def test_gzip_of_the_wrong_length(tmp_path: Path) -> None:
     assert kinds(check(tmp_path)) == ["wrong-size"]
 
 
-@pytest.mark.skipif(shutil.which("lz4") is None, reason="needs the lz4 command")
-def test_lz4_segments_checked_with_the_lz4_command(
+def lz4_segment(directory: Path, segno: int, data: bytes | None = None, **frame: bool) -> Path:
+    """Timeline 1's plain segment ``segno`` replaced by an lz4 frame of ``data`` (or of it)."""
+    plain = directory / SegmentName(1, segno).name(MIB)
+    path = plain.with_name(plain.name + ".lz4")
+    path.write_bytes(lz4.frame.compress(plain.read_bytes() if data is None else data, **frame))
+    plain.unlink()
+    return path
+
+
+def test_lz4_segments_are_decompressed_without_the_lz4_command(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    monkeypatch.setenv("PATH", "/nonexistent")
     two_timeline_archive(tmp_path)
-    plain = tmp_path / "000000010000000000000002"
-    subprocess.run(["lz4", "-q", "--rm", str(plain), str(plain) + ".lz4"], check=True)
-    foreign = tmp_path / "000000010000000000000003"
-    foreign.write_bytes(segment_bytes(1, 3, sysid=FOREIGN))
-    subprocess.run(["lz4", "-q", "--rm", str(foreign), str(foreign) + ".lz4"], check=True)
+    lz4_segment(tmp_path, 2)
+    lz4_segment(tmp_path, 3, segment_bytes(1, 3, sysid=FOREIGN), content_checksum=True)
     report = check(tmp_path)
     assert kinds(report) == ["foreign-system"]
     assert report.problems[0].files == ("000000010000000000000003.lz4",)
     assert not any("lz4" in n for n in report.notes)
 
-    monkeypatch.setenv("PATH", "/nonexistent")
+    listing = list_archive(tmp_path, MIB)
+    skipped = verify_archive(listing, load_state(tmp_path), check_compressed=False)
+    assert skipped.whole  # neither header is read when the content is skipped
+    assert any("2 lz4 segment(s): frame magic checked" in n for n in skipped.notes)
+
+
+def test_lz4_frames_one_after_another_are_one_segment(tmp_path: Path) -> None:
+    two_timeline_archive(tmp_path)
+    data = segment_bytes(1, 2)
+    path = lz4_segment(tmp_path, 2, data[: MIB // 2])
+    path.write_bytes(path.read_bytes() + lz4.frame.compress(data[MIB // 2 :]))
+    assert check(tmp_path).whole
+
+
+def flip_a_content_byte(frame: bytes) -> bytes:
+    """One byte of the compressed blocks changed: the content checksum no longer matches."""
+    return frame[:-100] + bytes([frame[-100] ^ 0xFF]) + frame[-99:]
+
+
+@pytest.mark.parametrize(
+    ("damage", "message"),
+    [
+        (flip_a_content_byte, "cannot decompress: LZ4F_decompress failed"),
+        (lambda frame: frame[: len(frame) // 2], "truncated: the file ends inside an lz4 frame"),
+        (lambda frame: frame + b"not a frame", "cannot decompress: LZ4F_decompress failed"),
+    ],
+    ids=["corrupt", "truncated", "trailing-garbage"],
+)
+def test_a_damaged_lz4_segment_cannot_be_used(
+    tmp_path: Path, damage: Callable[[bytes], bytes], message: str
+) -> None:
+    two_timeline_archive(tmp_path)
+    path = lz4_segment(tmp_path, 3, content_checksum=True)
+    path.write_bytes(damage(path.read_bytes()))
     report = check(tmp_path)
-    assert report.whole  # neither header can be read without the command
-    assert any("2 lz4 segment(s): frame magic checked" in n for n in report.notes)
+    assert kinds(report) == ["corrupt-compressed"]
+    assert report.problems[0].files == ("000000010000000000000003.lz4",)
+    assert message in report.problems[0].message
+    assert report.recoverable is not None
+    assert report.recoverable.start_lsn == 4 * MIB
+
+
+def test_lz4_of_the_wrong_length(tmp_path: Path) -> None:
+    two_timeline_archive(tmp_path)
+    lz4_segment(tmp_path, 3, segment_bytes(1, 3)[: MIB - 10])
+    assert kinds(check(tmp_path)) == ["wrong-size"]
 
 
 def test_lz4_segment_without_the_frame_magic(tmp_path: Path) -> None:

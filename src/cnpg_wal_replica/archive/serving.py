@@ -19,14 +19,12 @@ Names are checked against the segment and history patterns before any path is bu
 from __future__ import annotations
 
 import os
-import zlib
 from collections.abc import Iterator
 from dataclasses import dataclass
 from enum import Enum
 from pathlib import Path
-from typing import Protocol
 
-from cnpg_wal_replica.archive.compression import SUFFIXES
+from cnpg_wal_replica.archive.compression import DECODE_ERRORS, SUFFIXES, decoder
 from cnpg_wal_replica.archive.listing import ArchiveListing, SegmentFile, list_archive
 from cnpg_wal_replica.archive.names import (
     PARTIAL_SUFFIX,
@@ -145,21 +143,6 @@ def describe(directory: Path, segment_size: int) -> tuple[str, str, int]:
     )
 
 
-class _Decoder(Protocol):
-    def decompress(self, data: bytes) -> bytes: ...
-
-
-def _decoder(compression: str | None) -> _Decoder | None:
-    if compression == "gzip":
-        return zlib.decompressobj(wbits=31)  # a gzip member, as pg_receivewal writes
-    if compression == "lz4":
-        import lz4.frame  # imported only where lz4 segments are served
-
-        decoder: _Decoder = lz4.frame.LZ4FrameDecompressor()
-        return decoder
-    return None
-
-
 def read_chunks(served: Served, chunk_size: int = CHUNK_SIZE) -> Iterator[bytes]:
     """The bytes a reader gets for *served*, in chunks of at most *chunk_size*.
 
@@ -167,7 +150,7 @@ def read_chunks(served: Served, chunk_size: int = CHUNK_SIZE) -> Iterator[bytes]
     `ArchiveReadError` (possibly after some chunks: the reader must discard what it got);
     a partial one is cut or padded to the segment size.
     """
-    decoder = _decoder(served.compression)
+    decode = decoder(served.compression)
     sent = 0
     with open(served.path, "rb") as handle:
         while sent < served.size:
@@ -175,8 +158,8 @@ def read_chunks(served: Served, chunk_size: int = CHUNK_SIZE) -> Iterator[bytes]
             if not raw:
                 break
             try:
-                data = decoder.decompress(raw) if decoder is not None else raw
-            except (zlib.error, RuntimeError) as exc:
+                data = decode.decompress(raw) if decode is not None else raw
+            except DECODE_ERRORS as exc:
                 if served.kind is Kind.PARTIAL:
                     break  # the tail being written: serve what decoded
                 raise ArchiveReadError(f"{served.source}: cannot decompress: {exc}") from None

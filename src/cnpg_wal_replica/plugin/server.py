@@ -20,7 +20,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import gc
-import signal
 from collections.abc import Callable
 from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass
@@ -54,6 +53,7 @@ from cnpg_wal_replica.plugin.metrics import SERVER_METRICS, serve_metrics
 from cnpg_wal_replica.plugin.operator import OperatorServicer
 from cnpg_wal_replica.plugin.reconciler import ReconcilerHooksServicer
 from cnpg_wal_replica.plugin.settings import ServerSettings
+from cnpg_wal_replica.stopsignals import stop_on_signals
 from cnpg_wal_replica.transport.identity import IdentityServicer, Service
 from cnpg_wal_replica.transport.tls import ReloadingCertificates, server_credentials
 
@@ -194,24 +194,6 @@ def _listen(add_port: Callable[[], int], refusal: str) -> int:
     return port
 
 
-def _install_signal_handlers(stop: asyncio.Event) -> Callable[[], None]:
-    loop = asyncio.get_running_loop()
-    signals = (signal.SIGTERM, signal.SIGINT)
-
-    def on_signal(signum: int) -> None:
-        log.info("server.signal", signal=signal.Signals(signum).name)
-        stop.set()
-
-    for signum in signals:
-        loop.add_signal_handler(signum, on_signal, signum)
-
-    def remove() -> None:
-        for signum in signals:
-            loop.remove_signal_handler(signum)
-
-    return remove
-
-
 class ListenError(WalReplicaError):
     """The server address cannot be bound; the message names it and the flag."""
 
@@ -265,7 +247,7 @@ async def run(
     core = DeferredCore()
     plugin = PluginServer.build(settings, core, certificates)
     metrics_server = _serve_metrics(settings)
-    remove_handlers = _install_signal_handlers(stop)
+    remove_handlers = stop_on_signals(stop, log, "server.signal")
     drained = False
     try:
         await plugin.start()

@@ -4,9 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import os
-import signal
 import time
-from collections.abc import Callable
 from typing import TYPE_CHECKING
 
 import structlog
@@ -17,6 +15,7 @@ from cnpg_wal_replica.receiver.metrics import ReceiverMetrics
 from cnpg_wal_replica.receiver.settings import ReceiverSettings
 from cnpg_wal_replica.receiver.state import ReceiverState
 from cnpg_wal_replica.receiver.supervisor import BackgroundTaskError, Supervisor
+from cnpg_wal_replica.stopsignals import stop_on_signals
 
 if TYPE_CHECKING:
     from grpc.aio import Server as WALServer
@@ -125,10 +124,7 @@ async def run_receiver(
     except StartupError:
         server.close()
         raise
-    loop = asyncio.get_running_loop()
-    if handle_signals:
-        for signum in (signal.SIGTERM, signal.SIGINT):
-            loop.add_signal_handler(signum, _stopper(stop, signum))
+    remove_handlers = stop_on_signals(stop, log, "signal_received") if handle_signals else None
     log.info("receiver_starting", **describe(settings))
     try:
         await Supervisor(settings, state, metrics).run(stop)
@@ -146,16 +142,7 @@ async def run_receiver(
             await wal_server.stop(WAL_SERVER_GRACE)
         server.close()
         await server.wait_closed()
-        if handle_signals:
-            for signum in (signal.SIGTERM, signal.SIGINT):
-                loop.remove_signal_handler(signum)
+        if remove_handlers is not None:
+            remove_handlers()
     log.info("receiver_stopped")
     return 0
-
-
-def _stopper(stop: asyncio.Event, signum: int) -> Callable[[], None]:
-    def handler() -> None:
-        log.info("signal_received", signal=signal.Signals(signum).name)
-        stop.set()
-
-    return handler

@@ -10,29 +10,40 @@ from typing import Any
 import click
 
 from cnpg_wal_replica.envsettings import env_name
-from cnpg_wal_replica.metadata import RECEIVER_ENV_PREFIX, RECEIVER_FLUSH
+from cnpg_wal_replica.metadata import (
+    DEFAULT_SLOT_NAME,
+    POSTGRES_PORT,
+    RECEIVER_ENV_PREFIX,
+    RECEIVER_FLUSH,
+    RECEIVER_HTTP_PORT,
+    REPLICATION_USER,
+)
+from cnpg_wal_replica.reading import WAL_PORT
 
 OPTIONS: tuple[tuple[str, str], ...] = (
     ("host", "PostgreSQL host (the cluster's -rw Service); required"),
-    ("port", "PostgreSQL port [5432]"),
+    ("port", f"PostgreSQL port [{POSTGRES_PORT}]"),
     ("database", "database for status queries [postgres]"),
-    ("user", "role to connect as [streaming_replica]"),
+    ("user", f"role to connect as [{REPLICATION_USER}]"),
     ("sslmode", "libpq sslmode [verify-full]"),
     ("sslrootcert", "CA certificate file"),
     ("sslcert", "client certificate file"),
     ("sslkey", "client key file"),
-    ("slot-name", "physical replication slot [wal_replica]"),
+    ("slot-name", f"physical replication slot [{DEFAULT_SLOT_NAME}]"),
     ("application-name", "application_name the primary sees; required"),
     ("wal-directory", "directory the WAL is written to; required"),
     ("compression", "none, gzip, gzip:N, lz4 or lz4:N [none]"),
     ("retention-max-age", "delete segments older than this, e.g. 7d [none]"),
     ("retention-max-size", "keep the archive under this size, e.g. 50Gi [none]"),
-    ("http-address", "listen address of /metrics, /healthz, /readyz [0.0.0.0:8080]"),
+    (
+        "http-address",
+        f"listen address of /metrics, /healthz, /readyz [0.0.0.0:{RECEIVER_HTTP_PORT}]",
+    ),
     ("log-format", "json or console [json unless stderr is a terminal]"),
     ("pg-receivewal", "path of pg_receivewal [found on PATH or /usr/lib/postgresql]"),
     ("namespace", "namespace of the Cluster; its readers may fetch WAL [none]"),
     ("serve-tls-directory", "tls.crt, tls.key, ca.crt of the WAL server [no WAL server]"),
-    ("serve-address", "listen address of the WAL server [0.0.0.0:9443]"),
+    ("serve-address", f"listen address of the WAL server [0.0.0.0:{WAL_PORT}]"),
     ("readers", "Clusters of other namespaces that may read: ns/cluster or ns/*, comma [none]"),
 )
 FLAGS: tuple[tuple[str, str], ...] = (("verbose", "pass --verbose to pg_receivewal [false]"),)

@@ -7,7 +7,6 @@ setting, the bad value and an example of a good one.
 
 from __future__ import annotations
 
-import re
 import shutil
 from pathlib import Path
 from typing import Annotated, Any, Literal
@@ -18,7 +17,15 @@ from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 from cnpg_wal_replica import envsettings
 from cnpg_wal_replica.archive.compression import Compression, parse_compression
 from cnpg_wal_replica.errors import WalReplicaError
-from cnpg_wal_replica.metadata import RECEIVER_ENV_PREFIX
+from cnpg_wal_replica.metadata import (
+    DEFAULT_SLOT_NAME,
+    POSTGRES_PORT,
+    RECEIVER_ENV_PREFIX,
+    RECEIVER_HTTP_PORT,
+    REPLICATION_USER,
+)
+from cnpg_wal_replica.naming import is_slot_name
+from cnpg_wal_replica.pgbin import newest_program
 from cnpg_wal_replica.reading import WAL_PORT, ReaderPattern, parse_readers
 from cnpg_wal_replica.units import parse_bytes, parse_duration
 
@@ -32,7 +39,6 @@ MAX_RETENTION_SIZE = 2**63 - 1
 """Largest ``retention_max_size`` accepted (8Ei, what Kubernetes and the plugin accept)."""
 MAX_TEXT = 64
 """No valid duration or size is longer (and Python refuses integers over 4300 digits)."""
-_SLOT_RE = re.compile(r"^[a-z0-9_]{1,63}$")
 
 
 def find_pg_receivewal() -> Path:
@@ -40,20 +46,13 @@ def find_pg_receivewal() -> Path:
     found = shutil.which("pg_receivewal")
     if found:
         return Path(found)
-    candidates = sorted(
-        (
-            p
-            for p in Path("/usr/lib/postgresql").glob("*/bin/pg_receivewal")
-            if p.parent.parent.name.isdigit()
-        ),
-        key=lambda p: int(p.parent.parent.name),
-    )
-    if not candidates:
+    newest = newest_program("pg_receivewal")
+    if newest is None:
         raise ValueError(
             "pg_receivewal not found on PATH nor in /usr/lib/postgresql/*/bin "
             "(install postgresql-client or set WAL_RECEIVER_PG_RECEIVEWAL)"
         )
-    return candidates[-1]
+    return newest
 
 
 class ReceiverSettings(BaseSettings):
@@ -62,18 +61,18 @@ class ReceiverSettings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix=ENV_PREFIX, extra="forbid", frozen=True)
 
     host: str = Field(min_length=1, description="PostgreSQL host (the cluster's -rw Service)")
-    port: int = Field(5432, ge=1, le=65535, description="PostgreSQL port")
+    port: int = Field(POSTGRES_PORT, ge=1, le=65535, description="PostgreSQL port")
     database: str = Field(
         "postgres", min_length=1, description="database for status queries (not replication)"
     )
-    user: str = Field("streaming_replica", min_length=1, description="role to connect as")
+    user: str = Field(REPLICATION_USER, min_length=1, description="role to connect as")
     sslmode: Literal["disable", "allow", "prefer", "require", "verify-ca", "verify-full"] = Field(
         "verify-full", description="libpq sslmode"
     )
     sslrootcert: Path | None = Field(None, description="CA certificate file (PEM)")
     sslcert: Path | None = Field(None, description="client certificate file (PEM)")
     sslkey: Path | None = Field(None, description="client key file (PEM)")
-    slot_name: str = Field("wal_replica", description="physical replication slot name")
+    slot_name: str = Field(DEFAULT_SLOT_NAME, description="physical replication slot name")
     application_name: str = Field(
         min_length=1, max_length=63, description="application_name the primary sees"
     )
@@ -85,7 +84,7 @@ class ReceiverSettings(BaseSettings):
     retention_max_age: int | None = Field(None, description="keep WAL this long, e.g. 7d")
     retention_max_size: int | None = Field(None, description="keep at most this much, e.g. 50Gi")
     http_address: Annotated[tuple[str, int], NoDecode] = Field(
-        ("0.0.0.0", 8080),  # noqa: S104 - a pod's port
+        ("0.0.0.0", RECEIVER_HTTP_PORT),  # noqa: S104 - a pod's port
         description="listen address of /metrics and probes",
     )
     log_format: Literal["json", "console"] | None = Field(
@@ -113,7 +112,7 @@ class ReceiverSettings(BaseSettings):
     @field_validator("slot_name")
     @classmethod
     def _slot(cls, value: str) -> str:
-        if not _SLOT_RE.match(value):
+        if not is_slot_name(value):
             raise ValueError(f"{value!r} is not a slot name (lower-case letters, digits, _)")
         return value
 

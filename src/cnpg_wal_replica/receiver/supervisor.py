@@ -3,15 +3,10 @@
 Each round:
 1. `preparing.prepare`: identify the server, guard the system identifier, set diverged
    WAL aside, make sure the slot exists, resume past lost WAL when the last run said so;
-2. run ``pg_receivewal --no-loop`` (exec, no shell) and log what it prints;
-3. decide how long to wait before the next round: a server that is down or starting is
-   retried every `FIRST_RETRY` seconds for `UNAVAILABLE_FAST_ATTEMPTS` attempts (so
-   streaming is back right after a restart), then with a delay doubling up to
-   `UNAVAILABLE_MAX_RETRY`; other failures back off the
-   same way up to `MAX_RETRY`; a foreign directory is retried every `FOREIGN_RETRY` seconds.
+2. run ``pg_receivewal --no-loop`` (`child_process`) and log what it prints;
+3. read why it exited (`child_exit`) and decide how long to wait before the next round
+   (`restarts`: the backoffs, and how often a repeating failure is logged).
 
-A repeated failure is logged when it starts or changes, then every `REPEAT_LOG_INTERVAL`
-seconds (with the number of attempts), and its end once more: not at every attempt.
 A local file-system error (the WAL directory missing, read-only, full) is a storage problem
 and is reported with its path, never as the server being unavailable.
 
@@ -23,78 +18,33 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import ctypes
-import os
-import re
-import signal
 import time
 from collections import deque
-from collections.abc import Callable
-from dataclasses import dataclass
 from typing import Any
 
 import psycopg
 import structlog
 
 from cnpg_wal_replica.errors import WalReplicaError
-from cnpg_wal_replica.receiver import command, monitoring, preparing
+from cnpg_wal_replica.receiver import child_process, command, monitoring, preparing
+from cnpg_wal_replica.receiver.child_exit import read_exit
 from cnpg_wal_replica.receiver.metrics import ReceiverMetrics
+from cnpg_wal_replica.receiver.restarts import (
+    FOREIGN_RETRY,
+    HEALTHY_RUN,
+    UNAVAILABLE_FAST_ATTEMPTS,
+    UNAVAILABLE_MAX_RETRY,
+    Backoff,
+    RepeatLog,
+    server_unavailable,
+)
 from cnpg_wal_replica.receiver.settings import ReceiverSettings
 from cnpg_wal_replica.receiver.state import ReceiverState, storage_problem
 
-FIRST_RETRY = 0.2
-MAX_RETRY = 10.0
-UNAVAILABLE_FAST_ATTEMPTS = 10
-"""While the server is down, the first attempts come every `FIRST_RETRY` seconds (about
-2 s in all): a restarting primary is followed within a second of accepting connections."""
-UNAVAILABLE_MAX_RETRY = 5.0
-"""Longest wait between attempts while the server stays down: reconnects within 5 s of it
-coming back, and about 12 attempts a minute instead of 300."""
-REPEAT_LOG_INTERVAL = 60.0
-"""A failure that keeps repeating unchanged is logged again this often."""
-FOREIGN_RETRY = 30.0
-HEALTHY_RUN = 10.0
-"""A run at least this long resets the backoff."""
 HEARTBEAT = 5.0
 """How often the loop proves it is alive while pg_receivewal runs."""
-STOP_GRACE = 30.0
-"""How long pg_receivewal gets to exit after SIGINT before it is killed."""
-
-LOST_WAL_MARK = "has already been removed"
-FORK_MARK = "is not in this server's history"
-_SLOT_ACTIVE_RE = re.compile(r"replication slot \"[^\"]*\" is active for PID ([0-9]+)")
-_UNAVAILABLE_MARKS = (
-    "Connection refused",
-    "starting up",
-    "shutting down",
-    "No such file",
-    "not yet accepting",
-    "in recovery mode",
-    "Connection reset",
-)
 
 log = structlog.get_logger("receiver")
-
-
-@dataclass
-class Backoff:
-    """Capped exponential backoff; `reset` after a healthy run (kopf's throttler shape)."""
-
-    first: float = FIRST_RETRY
-    cap: float = MAX_RETRY
-    failures: int = 0
-    flat: int = 0
-    """Attempts at ``first`` before the delay starts to double."""
-
-    def next_delay(self) -> float:
-        """The wait before the next attempt; grows with each consecutive failure."""
-        delay = min(self.cap, self.first * 2.0 ** max(0, self.failures - self.flat))
-        self.failures += 1
-        return delay
-
-    def reset(self) -> None:
-        """Back to the first (sub-second) delay."""
-        self.failures = 0
 
 
 class BackgroundTaskError(WalReplicaError):
@@ -109,52 +59,6 @@ class BackgroundTaskError(WalReplicaError):
             else (f"failed: {type(error).__name__}: {_one_line(error)}")
         )
         super().__init__(f"{task} {what}")
-
-
-def server_unavailable(error: BaseException) -> bool:
-    """Whether a connection error means the server is down, starting or stopping.
-
-    Only libpq's errors qualify: a local ``OSError`` (say "No such file or directory" for
-    the WAL directory) is a storage problem, whatever its text.
-    """
-    text = str(error)
-    return isinstance(error, psycopg.Error) and any(mark in text for mark in _UNAVAILABLE_MARKS)
-
-
-class RepeatLog:
-    """Log a repeating failure when it starts or changes, then every ``interval`` seconds.
-
-    ``failing`` says whether an attempt deserves a log line (else it is logged at debug);
-    ``recovered`` returns how long the failure lasted and how many attempts it took.
-    """
-
-    def __init__(self, interval: float = REPEAT_LOG_INTERVAL) -> None:
-        self.interval = interval
-        self.key: str | None = None
-        self.since = 0.0
-        self.logged_at = 0.0
-        self.attempts = 0
-
-    def failing(self, key: str, now: float) -> bool:
-        """Record one failed attempt; whether it is worth a log line."""
-        self.attempts += 1
-        if key != self.key:
-            if self.key is None:
-                self.since = now
-            self.key, self.logged_at = key, now
-            return True
-        if now - self.logged_at >= self.interval:
-            self.logged_at = now
-            return True
-        return False
-
-    def recovered(self, now: float) -> tuple[float, int] | None:
-        """End of the failure: ``(seconds, attempts)``, or ``None`` if nothing was failing."""
-        if self.key is None:
-            return None
-        result = (now - self.since, self.attempts)
-        self.key, self.attempts = None, 0
-        return result
 
 
 class Supervisor:
@@ -192,7 +96,7 @@ class Supervisor:
         finally:
             inner.set()
             stopper.cancel()
-            await asyncio.wait({poller, loop}, timeout=STOP_GRACE + 5)
+            await asyncio.wait({poller, loop}, timeout=child_process.STOP_GRACE + 5)
             for task in (poller, loop):
                 if not task.done():
                     task.cancel()
@@ -250,39 +154,31 @@ class Supervisor:
         ran = time.monotonic() - started
         if stop.is_set():
             return 0.0
-        text = "\n".join(lines)
-        self.lost_wal = LOST_WAL_MARK in text
+        exited = read_exit(lines)
+        self.lost_wal = exited.lost_wal
         if ran >= HEALTHY_RUN:
             self.backoff.reset()
             self.child_failures.recovered(time.monotonic())
         delay = self.backoff.next_delay()
-        if (self.lost_wal or FORK_MARK in text) and self.backoff.failures <= 2:
+        if (exited.lost_wal or exited.forked) and self.backoff.failures <= 2:
             delay = 0.0  # the next prepare repairs this; retry at once, but only twice
-        holder = next(filter(None, map(_SLOT_ACTIVE_RE.search, lines)), None)
-        if holder is not None:
-            self.state.slot_in_use = (
-                f"replication slot {self.settings.slot_name} is in use by another connection "
-                f"(walsender PID {holder.group(1)} on the primary): an old receiver or "
-                "pg_receivewal still streams from it; this receiver retries until it is free"
-            )
+        slot_in_use = exited.slot_in_use(self.settings.slot_name)
+        if slot_in_use is not None:
+            self.state.slot_in_use = slot_in_use
             self.metrics.slot_active_elsewhere.set(1)
-        telling = [line for line in lines if not line.endswith("error: disconnected")]
-        last: str | None = holder.string if holder else (telling or lines or [""])[-1] or None
-        event = "slot_active_elsewhere" if holder else "pg_receivewal_exited"
         details: dict[str, Any] = {
             "returncode": returncode,
             "ran_seconds": round(ran, 2),
-            "last_error": last,
-            "lost_wal": self.lost_wal,
+            "last_error": exited.last_error,
+            "lost_wal": exited.lost_wal,
             "retry_in": delay,
         }
-        if holder is not None:
-            details["walsender_pid"] = int(holder.group(1))
-        repeat_key = f"{event}: {_SLOT_ACTIVE_RE.sub('PID', last or '')}"
-        if self.child_failures.failing(repeat_key, time.monotonic()):
-            log.warning(event, attempts=self.child_failures.attempts, **details)
+        if exited.walsender_pid is not None:
+            details["walsender_pid"] = exited.walsender_pid
+        if self.child_failures.failing(exited.repeat_key, time.monotonic()):
+            log.warning(exited.event, attempts=self.child_failures.attempts, **details)
         else:
-            log.debug(event, attempts=self.child_failures.attempts, **details)
+            log.debug(exited.event, attempts=self.child_failures.attempts, **details)
         return delay
 
     def _failed(
@@ -297,15 +193,7 @@ class Supervisor:
             log.debug(event, error=text, retry_in=delay, attempts=attempts, **extra)
 
     async def _run_child(self, stop: asyncio.Event) -> tuple[int, list[str]]:
-        argv = command.receivewal_argv(self.settings)
-        proc = await asyncio.create_subprocess_exec(
-            *argv,
-            stdin=asyncio.subprocess.DEVNULL,
-            stdout=asyncio.subprocess.DEVNULL,
-            stderr=asyncio.subprocess.PIPE,
-            start_new_session=True,
-            preexec_fn=_die_with_parent(os.getpid()),
-        )
+        proc = await child_process.start(command.receivewal_argv(self.settings))
         if self.runs:
             self.metrics.restarts.inc()
             self.state.restarts += 1
@@ -319,7 +207,7 @@ class Supervisor:
             directory=str(self.settings.wal_directory),
         )
         tail: deque[str] = deque(maxlen=20)
-        reader = asyncio.create_task(_read_stderr(proc, tail, quiet=quiet))
+        reader = asyncio.create_task(child_process.read_stderr(proc, tail, quiet=quiet))
         waiter = asyncio.create_task(proc.wait())
         stopper = asyncio.create_task(stop.wait())
         try:
@@ -333,7 +221,7 @@ class Supervisor:
                     self.state.slot_in_use = None
                     self.metrics.slot_active_elsewhere.set(0)
             if not waiter.done():
-                await _interrupt(proc, waiter)
+                await child_process.interrupt(proc, waiter)
             returncode = await waiter
             await reader
         finally:
@@ -343,53 +231,6 @@ class Supervisor:
                 await proc.wait()
             self.state.child_running = False
         return returncode, list(tail)
-
-
-PR_SET_PDEATHSIG = 1
-_LIBC = ctypes.CDLL(None, use_errno=True)
-
-
-def _die_with_parent(parent: int) -> Callable[[], None]:
-    """A ``preexec_fn``: the kernel sends pg_receivewal SIGKILL when the receiver dies.
-
-    Otherwise a receiver killed with SIGKILL (OOM, ``kill -9``) leaves an orphan that keeps
-    the replication slot active, and the next receiver cannot stream until it dies. Runs in
-    the child between fork and exec: no allocation-heavy work, no locks.
-    """
-
-    def preexec() -> None:
-        _LIBC.prctl(PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)
-        if os.getppid() != parent:  # the receiver died before prctl took effect
-            os._exit(1)
-
-    return preexec
-
-
-async def _interrupt(proc: asyncio.subprocess.Process, waiter: asyncio.Task[int]) -> None:
-    log.info("stopping_pg_receivewal", pid=proc.pid, signal="SIGINT")
-    with contextlib.suppress(ProcessLookupError):
-        proc.send_signal(signal.SIGINT)
-    try:
-        await asyncio.wait_for(asyncio.shield(waiter), timeout=STOP_GRACE)
-    except TimeoutError:
-        log.error("pg_receivewal_kill", pid=proc.pid, after_seconds=STOP_GRACE)
-        proc.kill()
-
-
-async def _read_stderr(
-    proc: asyncio.subprocess.Process, tail: deque[str], *, quiet: bool = False
-) -> None:
-    """Log pg_receivewal's lines (at debug when ``quiet``: the exit is summarised anyway)."""
-    assert proc.stderr is not None
-    async for raw in proc.stderr:
-        line = raw.decode("utf-8", "replace").rstrip()
-        if not line:
-            continue
-        tail.append(line)
-        level = "warning" if "error" in line or "FATAL" in line else "info"
-        if quiet:
-            level = "debug"
-        getattr(log, level)("pg_receivewal", message=line)
 
 
 async def _wait(stop: asyncio.Event, seconds: float, state: ReceiverState) -> None:

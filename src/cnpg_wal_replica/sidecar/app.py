@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import signal
 
 import grpc
 import structlog
@@ -15,6 +14,7 @@ from cnpg_wal_replica.sidecar.client import ArchiveClient
 from cnpg_wal_replica.sidecar.restorer import Restorer
 from cnpg_wal_replica.sidecar.services import ADVERTISED_SERVICES, WALServicer
 from cnpg_wal_replica.sidecar.settings import SidecarSettings, env_name
+from cnpg_wal_replica.stopsignals import stop_on_signals
 from cnpg_wal_replica.transport.identity import IdentityServicer
 
 log = structlog.get_logger("sidecar")
@@ -74,10 +74,7 @@ async def run_sidecar(
     if server.add_insecure_port(f"unix:{socket_path}") == 0:
         raise StartupError(f"cannot listen on {socket_path} ({env_name('socket_directory')})")
     await server.start()
-    loop = asyncio.get_running_loop()
-    if handle_signals:
-        for signum in (signal.SIGTERM, signal.SIGINT):
-            loop.add_signal_handler(signum, stop.set)
+    remove_handlers = stop_on_signals(stop) if handle_signals else None
     log.info(
         "sidecar_listening",
         socket=str(socket_path),
@@ -93,8 +90,7 @@ async def run_sidecar(
         await restorer.close()
         await client.close()
         socket_path.unlink(missing_ok=True)
-        if handle_signals:
-            for signum in (signal.SIGTERM, signal.SIGINT):
-                loop.remove_signal_handler(signum)
+        if remove_handlers is not None:
+            remove_handlers()
     log.info("sidecar_stopped")
     return 0

@@ -12,7 +12,12 @@ from typing import Any
 
 from cnpg_wal_replica.cluster import ClusterView
 from cnpg_wal_replica.config import Configuration
-from cnpg_wal_replica.metadata import RECEIVER_ENV_PREFIX, RECEIVER_HTTP_PORT
+from cnpg_wal_replica.metadata import (
+    POSTGRES_PORT,
+    RECEIVER_ENV_PREFIX,
+    RECEIVER_HTTP_PORT,
+    REPLICATION_USER,
+)
 from cnpg_wal_replica.specs.names import (
     CA_MOUNT,
     TLS_MOUNT,
@@ -21,8 +26,6 @@ from cnpg_wal_replica.specs.names import (
     server_secret_name,
 )
 
-REPLICATION_USER = "streaming_replica"
-POSTGRES_PORT = 5432
 SECRET_FILE_MODE = 0o440
 """Root-owned, group = fsGroup, read-only: a client key libpq accepts (CNPG-I spec §4)."""
 

@@ -12,7 +12,7 @@ import sys
 
 import click
 
-from cnpg_wal_replica.metadata import RECEIVER_ENV_PREFIX
+from cnpg_wal_replica.metadata import POSTGRES_PORT, RECEIVER_ENV_PREFIX, REPLICATION_USER
 from cnpg_wal_replica.specs.names import drop_slot_application_name
 
 PREFIX = RECEIVER_ENV_PREFIX
@@ -27,8 +27,8 @@ def conninfo_from_env(env: dict[str, str]) -> str:
 
     return make_conninfo(
         host=get("HOST"),
-        port=get("PORT", "5432"),
-        user=get("USER", "streaming_replica"),
+        port=get("PORT", str(POSTGRES_PORT)),
+        user=get("USER", REPLICATION_USER),
         sslmode=get("SSLMODE", "verify-full"),
         sslrootcert=get("SSLROOTCERT"),
         sslcert=get("SSLCERT"),

@@ -88,7 +88,7 @@ class FileJudge:
         if unchecked:
             self.notes.append(
                 f"{unchecked} lz4 segment(s): frame magic checked; content, header and system "
-                "identifier not checked (no lz4 command found, or --skip-compressed-content)"
+                "identifier not checked (--skip-compressed-content)"
             )
         return self.check_system(sysids)
 

@@ -3,18 +3,21 @@
 Plain segments: only the first 40 bytes (the long page header) are read. Plain partial
 segments: the header, then a binary search over page headers for the last written page.
 Gzip segments: fully decompressed with the standard library (CRC and length checked).
-Lz4 segments: the frame magic, and the content through the ``lz4`` command when it exists.
+Lz4 segments: the frame magic, then fully decompressed with the ``lz4`` package (the
+archive's decoder): a corrupt frame, one that ends early, or bytes after it that are no
+frame make the segment unusable. Frames that follow each other are read as one stream, as
+the ``lz4`` command reads them.
 """
 
 from __future__ import annotations
 
 import gzip
-import shutil
-import subprocess
 import zlib
 from dataclasses import dataclass
 from pathlib import Path
+from typing import BinaryIO
 
+from cnpg_wal_replica.archive.compression import DECODE_ERRORS, Decoder, decoder
 from cnpg_wal_replica.archive.headers import (
     LONG_PAGE_HEADER_SIZE,
     LongPageHeader,
@@ -44,21 +47,14 @@ class FileFinding:
     error: str | None = None
 
 
-def lz4_command() -> str | None:
-    """Path of the ``lz4`` command, if installed."""
-    return shutil.which("lz4")
-
-
-def inspect_segment(
-    file: SegmentFile, *, check_compressed: bool = True, lz4: str | None = None
-) -> FileFinding:
+def inspect_segment(file: SegmentFile, *, check_compressed: bool = True) -> FileFinding:
     """Read ``file`` as cheaply as its kind allows; never raises for a bad file."""
     try:
         if file.compression is None:
             return _inspect_plain(file)
         if file.compression == "gzip":
             return _inspect_gzip(file, full=check_compressed and not file.partial)
-        return _inspect_lz4(file, lz4 if check_compressed and not file.partial else None)
+        return _inspect_lz4(file, full=check_compressed and not file.partial)
     except OSError as exc:
         return FileFinding(header=None, error=f"cannot read: {exc.strerror or exc}")
 
@@ -93,41 +89,59 @@ def _inspect_gzip(file: SegmentFile, *, full: bool) -> FileFinding:
     return FileFinding(header=header, content_checked=True, decompressed_size=size)
 
 
-def _inspect_lz4(file: SegmentFile, command: str | None) -> FileFinding:
+def _inspect_lz4(file: SegmentFile, *, full: bool) -> FileFinding:
     with open(file.path, "rb") as handle:
         magic = handle.read(len(LZ4_FRAME_MAGIC))
-    if magic != LZ4_FRAME_MAGIC:
-        if file.partial and not any(magic):
+        if magic != LZ4_FRAME_MAGIC:
+            if file.partial and not any(magic):
+                return FileFinding(header=None)
+            error = f"lz4: not an lz4 frame (starts with {magic.hex()})"
+            return FileFinding(header=None, error=error)
+        if not full:
             return FileFinding(header=None)
-        return FileFinding(header=None, error=f"lz4: not an lz4 frame (starts with {magic.hex()})")
-    if command is None:
-        return FileFinding(header=None)
-    with subprocess.Popen(
-        [command, "-dc", str(file.path.resolve())],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-    ) as proc:
-        assert proc.stdout is not None
-        assert proc.stderr is not None
-        first = proc.stdout.read(LONG_PAGE_HEADER_SIZE)
-        size = len(first)
-        while chunk := proc.stdout.read(_CHUNK):
-            size += len(chunk)
-        stderr = proc.stderr.read().decode(errors="replace").strip()
-        code = proc.wait()
-    if code != 0:
-        return FileFinding(header=None, error=f"lz4: {stderr or f'exit status {code}'}")
+        handle.seek(0)
+        try:
+            first, size = _decode_lz4(handle)
+        except DECODE_ERRORS as exc:
+            return FileFinding(header=None, error=f"lz4: cannot decompress: {exc}")
+        except EOFError as exc:
+            return FileFinding(header=None, error=f"lz4: truncated: {exc}")
     return FileFinding(
         header=parse_long_page_header(first), content_checked=True, decompressed_size=size
     )
+
+
+def _decode_lz4(handle: BinaryIO) -> tuple[bytes, int]:
+    """The first `LONG_PAGE_HEADER_SIZE` decompressed bytes and the decompressed size.
+
+    Raises one of `DECODE_ERRORS` for a corrupt frame, ``EOFError`` when the last has no end.
+    """
+    first = b""
+    size = 0
+    frame: Decoder | None = None  # None between frames
+    raw = handle.read(_CHUNK)
+    while raw:
+        if frame is None:
+            frame = decoder("lz4")
+            assert frame is not None
+        data = frame.decompress(raw)
+        first += data[: LONG_PAGE_HEADER_SIZE - len(first)]
+        size += len(data)
+        if frame.eof:
+            raw = frame.unused_data or handle.read(_CHUNK)
+            frame = None
+        else:
+            raw = handle.read(_CHUNK)
+    if frame is not None:
+        raise EOFError("the file ends inside an lz4 frame")
+    return first, size
 
 
 def inspect_all(
     listing: ArchiveListing, *, check_compressed: bool = True
 ) -> dict[Path, FileFinding]:
     """Findings for every segment and partial of the listing."""
-    lz4 = lz4_command() if check_compressed else None
     return {
-        file.path: inspect_segment(file, check_compressed=check_compressed, lz4=lz4)
+        file.path: inspect_segment(file, check_compressed=check_compressed)
         for file in (*listing.segments, *listing.partials)
     }

@@ -12,14 +12,14 @@ from cnpg_wal_replica.receiver.health import respond, serve_http
 from cnpg_wal_replica.receiver.metrics import ReceiverMetrics
 from cnpg_wal_replica.receiver.postgres import SystemInfo
 from cnpg_wal_replica.receiver.preparing import check_identity, parse_size_setting
-from cnpg_wal_replica.receiver.state import ReceiverState, liveness, readiness, storage_problem
-from cnpg_wal_replica.receiver.supervisor import (
+from cnpg_wal_replica.receiver.restarts import (
     UNAVAILABLE_FAST_ATTEMPTS,
     UNAVAILABLE_MAX_RETRY,
     Backoff,
     RepeatLog,
     server_unavailable,
 )
+from cnpg_wal_replica.receiver.state import ReceiverState, liveness, readiness, storage_problem
 
 
 def streaming_state(now: float = 100.0) -> ReceiverState:

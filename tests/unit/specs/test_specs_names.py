@@ -11,7 +11,7 @@ from support.clusters import cluster_document
 
 from cnpg_wal_replica import config, specs
 from cnpg_wal_replica.cluster import CNPG_MAX_NAME, ClusterView
-from cnpg_wal_replica.naming import fit
+from cnpg_wal_replica.naming import fit, is_slot_name
 from cnpg_wal_replica.parameters import wal_directory
 from cnpg_wal_replica.specs import names
 from cnpg_wal_replica.specs.job import build_drop_slot_job
@@ -135,3 +135,10 @@ def test_every_mount_of_the_pod_is_refused_as_wal_directory() -> None:
         except ValueError:
             continue
         raise AssertionError(f"walDirectory {mount} would collide with the pod's own mount")
+
+
+def test_one_slot_name_rule_for_the_parameter_and_the_receiver() -> None:
+    assert is_slot_name("wal_replica")
+    assert is_slot_name("s" * 63)
+    for bad in ("", "s" * 64, "Has-Dash", "UPPER", "wal_replica\n", "a.b"):
+        assert not is_slot_name(bad), bad
